@@ -1,0 +1,113 @@
+"""ctxcompress: decide what belongs in an LLM's context.
+
+Pages are scored against criteria by a scorer that returns calibrated probabilities; a
+policy (threshold, top-K, token budget, or a hybrid) keeps what matters::
+
+    from ctxcompress import Compressor, Hybrid
+
+    result = Compressor(policy=Hybrid(threshold=0.4, max_tokens=4000)).compress(pages, criteria)
+"""
+
+import contextlib
+
+from ._chunking import chunk_text, load_document, split_pages
+from ._classify import Classification, LabelDecision, classify
+from ._compressor import DEFAULT_POLICY, Compressor, select_relevant_pages
+from ._exceptions import (
+    CtxCompressError,
+    InvalidInputError,
+    InvalidPolicyError,
+    MissingDependencyError,
+    RemoteAuthError,
+    RemoteError,
+    RemoteRateLimitError,
+    RemoteResponseError,
+    RemoteServerError,
+    RemoteTimeoutError,
+    ScorerOutputError,
+    ScoringError,
+    TokenizerUnavailableError,
+    UnknownScorerError,
+)
+from ._lexical import BM25Scorer
+from ._policies import Candidate, Hybrid, Policy, PolicyOutcome, Threshold, TokenBudget, TopK
+from ._registry import known_schemes, load_scorer, register_scheme
+from ._scorer import AsyncScorer, BaseScorer, Scorer
+from ._tokens import (
+    HFTokenCounter,
+    TiktokenCounter,
+    TokenCounter,
+    WhitespaceTokenCounter,
+    load_token_counter,
+)
+from ._types import (
+    CompressionResult,
+    Criterion,
+    Page,
+    PageDecision,
+    ScoredPage,
+    Selection,
+    UnionSelection,
+)
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "AsyncScorer",
+    "BM25Scorer",
+    "BaseScorer",
+    "Candidate",
+    "Classification",
+    "CompressionResult",
+    "Compressor",
+    "Criterion",
+    "CtxCompressError",
+    "HFTokenCounter",
+    "Hybrid",
+    "InvalidInputError",
+    "InvalidPolicyError",
+    "LabelDecision",
+    "MissingDependencyError",
+    "Page",
+    "PageDecision",
+    "Policy",
+    "PolicyOutcome",
+    "RemoteAuthError",
+    "RemoteError",
+    "RemoteRateLimitError",
+    "RemoteResponseError",
+    "RemoteServerError",
+    "RemoteTimeoutError",
+    "ScoredPage",
+    "Scorer",
+    "ScorerOutputError",
+    "ScoringError",
+    "Selection",
+    "Threshold",
+    "TiktokenCounter",
+    "TokenBudget",
+    "TokenCounter",
+    "TokenizerUnavailableError",
+    "TopK",
+    "UnionSelection",
+    "UnknownScorerError",
+    "WhitespaceTokenCounter",
+    "__version__",
+    "chunk_text",
+    "classify",
+    "known_schemes",
+    "load_document",
+    "load_scorer",
+    "load_token_counter",
+    "register_scheme",
+    "select_relevant_pages",
+    "split_pages",
+]
+
+# Public objects report the package, not the private module, as their home.
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith("ctxcompress._"):
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = "ctxcompress"
+del _name, _obj

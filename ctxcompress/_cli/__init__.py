@@ -1,0 +1,62 @@
+"""The ``ctxcompress`` command line.
+
+Errors are one line on stderr: exit code 2 for a command line that cannot be acted on,
+1 for a failure while acting on it. Tracebacks are shown only with CTXCOMPRESS_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .._exceptions import CtxCompressError
+from .._version import __version__
+from . import _compress, _score
+from ._common import UsageError
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ctxcompress",
+        description="Decide what belongs in an LLM's context: score pages against criteria, "
+        "keep what matters.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _compress.add_parser(sub)
+    _score.add_parsers(sub)
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(run=lambda _args: print(f"ctxcompress {__version__}") or 0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="ctxcompress: %(levelname)s: %(message)s")
+    try:
+        code: int = args.run(args)
+        return code
+    except UsageError as exc:
+        return _fail(parser, str(exc), 2)
+    except CtxCompressError as exc:
+        return _fail(parser, str(exc), 1)
+    except OSError as exc:
+        return _fail(parser, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
+    except KeyboardInterrupt:
+        return _fail(parser, "interrupted", 130)
+
+
+def _fail(parser: argparse.ArgumentParser, message: str, code: int) -> int:
+    if os.environ.get("CTXCOMPRESS_DEBUG") == "1":
+        raise
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"{parser.prog}: error: {first_line}", file=sys.stderr)
+    return code

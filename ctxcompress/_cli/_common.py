@@ -1,0 +1,162 @@
+"""What every CLI command shares: the usage-error type, input readers, the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from .._exceptions import InvalidInputError
+from .._types import Criterion
+
+__all__ = [
+    "ProgressBar",
+    "UsageError",
+    "add_scorer_option",
+    "read_criteria_file",
+    "read_pages_file",
+    "read_text_arg",
+]
+
+
+class UsageError(Exception):
+    """A command line that cannot be acted on: reported in one line, exit code 2."""
+
+
+def add_scorer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scorer",
+        default="default",
+        metavar="SPEC",
+        help=(
+            "scorer spec: bm25, default, a model directory, hub:<repo>, "
+            "remote:<provider>[/<model>]"
+        ),
+    )
+
+
+def read_text_arg(path: str | None, stdin: TextIO | None = None) -> tuple[str, str | None]:
+    """Read a file argument ('-' or None means stdin). Returns (text, source name)."""
+    if path is None or path == "-":
+        stream = stdin or sys.stdin
+        if stream.isatty():
+            raise UsageError("no input: give a FILE or pipe text on stdin")
+        return stream.read(), None
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"no such file: {path}")
+    data = file.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise InvalidInputError(f"{path} looks like a binary file; give a text file")
+    try:
+        return data.decode("utf-8-sig"), str(file)
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
+
+
+def read_criteria_file(path: str, first_index: int = 0) -> list[Criterion]:
+    """Criteria from a file: JSONL or a JSON list of strings/objects, else one per line.
+
+    Objects take ``text`` (or ``criterion``/``question``), optional ``id`` and ``instruction``;
+    criteria without an id are numbered ``c<first_index>``, ``c<first_index + 1>``...
+    """
+    text, _ = read_text_arg(path)
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError(f"criteria file {path} is empty")
+    items: list[Any]
+    if stripped.startswith("["):
+        items = _load_json(stripped, path)
+        if not isinstance(items, list):
+            raise UsageError(f"criteria file {path}: expected a JSON list")
+    elif stripped.startswith("{"):
+        items = [_load_json(line, f"{path} line {n}") for n, line in _lines(stripped)]
+    else:
+        items = [line.strip() for _, line in _lines(stripped) if not line.lstrip().startswith("#")]
+    criteria: list[Criterion] = []
+    for i, item in enumerate(items):
+        default_id = f"c{first_index + i}"
+        if isinstance(item, str):
+            criteria.append(Criterion(id=default_id, text=item))
+        elif isinstance(item, dict):
+            body = item.get("text") or item.get("criterion") or item.get("question")
+            if not isinstance(body, str):
+                raise UsageError(f"criteria file {path}: item {i} has no 'text'")
+            criteria.append(
+                Criterion(
+                    id=str(item.get("id", default_id)),
+                    text=body,
+                    instruction=item.get("instruction"),
+                )
+            )
+        else:
+            raise UsageError(f"criteria file {path}: item {i} is {type(item).__name__}, not text")
+    return criteria
+
+
+def read_pages_file(path: str) -> list[str]:
+    """Pages from JSONL (``{"text": ...}`` per line) or a JSON list of strings or objects."""
+    text, _ = read_text_arg(path)
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidInputError(f"pages file {path} is empty")
+    if stripped.startswith("["):
+        items = _load_json(stripped, path)
+    else:
+        items = [_load_json(line, f"{path} line {n}") for n, line in _lines(stripped)]
+    if not isinstance(items, list):
+        raise InvalidInputError(f"pages file {path}: expected a JSON list or JSONL")
+    pages: list[str] = []
+    for i, item in enumerate(items):
+        page = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(page, str):
+            raise InvalidInputError(f"pages file {path}: page {i} has no text string")
+        pages.append(page)
+    return pages
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _load_json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{where}: invalid JSON ({exc.msg} at char {exc.pos})") from exc
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only on a terminal and only for long work."""
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool = True, min_total: int = 200):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self.min_total = min_total
+        self._last = 0.0
+        self._drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < self.min_total:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        width = 30
+        filled = width * done // total if total else width
+        self.stream.write(
+            f"\rscoring [{'#' * filled}{'.' * (width - filled)}] {done}/{total} pairs"
+        )
+        self._drawn = True
+        if done >= total:
+            self.close()
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self._drawn = False

@@ -1,0 +1,375 @@
+"""The compressor: pages × criteria → scores → policy → per-criterion and union contexts.
+
+The scheduling and selection logic lives in :class:`_Job`, which does no I/O; ``compress``
+and ``acompress`` are thin shells that feed it scores from a sync or async scorer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import anyio.to_thread
+
+from ._chunking import split_pages
+from ._exceptions import InvalidInputError
+from ._policies import Candidate, Hybrid, Policy, select_union
+from ._registry import load_scorer
+from ._scorer import (
+    CriterionLike,
+    PageLike,
+    Scorer,
+    as_criteria,
+    as_pages,
+    validate_scores,
+)
+from ._tokens import TokenCounter, default_token_counter, load_token_counter
+from ._types import (
+    CompressionResult,
+    Criterion,
+    Order,
+    Page,
+    PageDecision,
+    ScoredPage,
+    Selection,
+    UnionSelection,
+)
+
+__all__ = ["DEFAULT_POLICY", "Compressor", "OnError", "select_relevant_pages"]
+
+logger = logging.getLogger("ctxcompress")
+
+OnError = Literal["raise", "keep"]
+ProgressCallback = Callable[[int, int], None]
+
+#: Up to 10 pages a criterion, only those at least 40% likely to be relevant.
+DEFAULT_POLICY: Hybrid = Hybrid(top_k=10, threshold=0.4)
+
+_ORDERS = ("document", "score")
+
+
+class Compressor:
+    """Select, per criterion, the pages of a document worth sending to an LLM.
+
+    ``scorer`` is a scorer object or a spec for :func:`load_scorer` (default: ``"default"``);
+    ``token_counter`` a counter or a spec for :func:`load_token_counter` (default: tiktoken
+    o200k_base). ``order`` puts kept pages in document order (what an LLM reads best) or
+    best first. ``on_error="keep"`` fails open: a criterion whose scoring failed keeps every
+    page and its selection carries the error. ``union_max_tokens`` is a token budget for the
+    whole-document context, shared fairly across criteria.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer | str | None = None,
+        policy: Policy | None = None,
+        token_counter: TokenCounter | str | None = None,
+        *,
+        order: Order = "document",
+        on_error: OnError = "raise",
+        union_max_tokens: int | None = None,
+        criteria_per_call: int = 16,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if order not in _ORDERS:
+            raise InvalidInputError(f"order must be 'document' or 'score', got {order!r}")
+        if on_error not in ("raise", "keep"):
+            raise InvalidInputError(f"on_error must be 'raise' or 'keep', got {on_error!r}")
+        if (
+            isinstance(criteria_per_call, bool)
+            or not isinstance(criteria_per_call, int)
+            or criteria_per_call < 1
+        ):
+            raise InvalidInputError(
+                f"criteria_per_call must be an int >= 1, got {criteria_per_call!r}"
+            )
+        if union_max_tokens is not None:
+            # Validated the way policies validate budgets.
+            Hybrid(max_tokens=union_max_tokens)
+        if policy is not None and not isinstance(policy, Policy):
+            raise InvalidInputError(f"policy must be a Policy, got {type(policy).__name__}")
+        self.scorer: Scorer = _resolve_scorer(scorer)
+        self.policy: Policy = policy if policy is not None else DEFAULT_POLICY
+        self.token_counter: TokenCounter = _resolve_counter(token_counter)
+        self.order: Order = order
+        self.on_error: OnError = on_error
+        self.union_max_tokens = union_max_tokens
+        self.criteria_per_call = criteria_per_call
+        self.progress = progress
+
+    def __repr__(self) -> str:
+        return (
+            f"Compressor(scorer={self.scorer.name!r}, policy={self.policy.describe()}, "
+            f"token_counter={self.token_counter.name!r}, order={self.order!r}, "
+            f"on_error={self.on_error!r})"
+        )
+
+    def compress(
+        self,
+        document: str | Sequence[PageLike],
+        criteria: CriterionLike | Sequence[CriterionLike],
+    ) -> CompressionResult:
+        """Score every page against every criterion and apply the policy."""
+        job = self._job(document, criteria)
+        for batch in job.batches():
+            try:
+                job.record(batch, self.scorer.score_batch(batch, job.pages))
+            except Exception:
+                if self.on_error == "raise":
+                    raise
+                # A whole batch failed: retry each criterion alone so one bad criterion
+                # does not take the others down with it.
+                failed: dict[str, BaseException] = {}
+                for criterion in batch:
+                    try:
+                        job.record([criterion], self.scorer.score_batch([criterion], job.pages))
+                    except Exception as single:
+                        failed[criterion.id] = single
+                job.mark_failed(failed)
+        return job.result()
+
+    async def acompress(
+        self,
+        document: str | Sequence[PageLike],
+        criteria: CriterionLike | Sequence[CriterionLike],
+    ) -> CompressionResult:
+        """The async twin of :meth:`compress`; uses the scorer's native async path if any."""
+        job = self._job(document, criteria)
+        for batch in job.batches():
+            try:
+                job.record(batch, await self._ascore(batch, job.pages))
+            except Exception:
+                if self.on_error == "raise":
+                    raise
+                failed: dict[str, BaseException] = {}
+                for criterion in batch:
+                    try:
+                        job.record([criterion], await self._ascore([criterion], job.pages))
+                    except Exception as single:
+                        failed[criterion.id] = single
+                job.mark_failed(failed)
+        return job.result()
+
+    async def _ascore(self, batch: Sequence[Criterion], pages: Sequence[Page]) -> list[list[float]]:
+        native = getattr(self.scorer, "ascore_batch", None)
+        if native is not None:
+            rows: list[list[float]] = await native(batch, pages)
+            return rows
+        return await anyio.to_thread.run_sync(self.scorer.score_batch, batch, pages)
+
+    def _job(
+        self, document: str | Sequence[PageLike], criteria: CriterionLike | Sequence[CriterionLike]
+    ) -> _Job:
+        pages = _as_document(document)
+        crits = as_criteria(criteria)
+        tokens = [self.token_counter.count(p.text) for p in pages]
+        return _Job(self, pages, crits, tokens)
+
+
+class _Job:
+    """One document's scoring schedule and selection; no I/O."""
+
+    def __init__(
+        self, owner: Compressor, pages: list[Page], criteria: list[Criterion], tokens: list[int]
+    ) -> None:
+        self.owner = owner
+        self.pages = pages
+        self.criteria = criteria
+        self.tokens = tokens
+        self.scores: dict[str, list[float]] = {}
+        self.errors: dict[str, str] = {}
+        self.done = 0
+
+    def batches(self) -> list[list[Criterion]]:
+        step = self.owner.criteria_per_call
+        return [self.criteria[i : i + step] for i in range(0, len(self.criteria), step)]
+
+    def record(self, batch: Sequence[Criterion], rows: list[list[float]]) -> None:
+        # Every scorer's output is checked here too: a scorer that only follows the protocol
+        # (not BaseScorer) must not slip NaN or a short row into a selection.
+        rows = validate_scores(self.owner.scorer.name, batch, len(self.pages), rows)
+        for criterion, row in zip(batch, rows, strict=True):
+            self.scores[criterion.id] = row
+        self._advance(len(batch))
+
+    def mark_failed(self, failed: dict[str, BaseException]) -> None:
+        """Record criteria whose scoring failed; they fail open in :meth:`result`."""
+        for criterion_id, err in failed.items():
+            self.errors[criterion_id] = f"{type(err).__name__}: {err}"
+            logger.warning(
+                "scoring failed for criterion %r; keeping all %d pages (on_error='keep'): %s",
+                criterion_id,
+                len(self.pages),
+                self.errors[criterion_id],
+            )
+        if failed:
+            self._advance(len(failed))
+
+    def _advance(self, n_criteria: int) -> None:
+        self.done += n_criteria * len(self.pages)
+        if self.owner.progress is not None:
+            self.owner.progress(self.done, len(self.criteria) * len(self.pages))
+
+    def result(self) -> CompressionResult:
+        owner = self.owner
+        chars_total = sum(len(p.text) for p in self.pages)
+        tokens_total = sum(self.tokens)
+        selections: list[Selection] = []
+        union_inputs: list[list[Candidate]] = []
+        for criterion in self.criteria:
+            if criterion.id in self.errors:
+                selection, ranked = self._fail_open(criterion, chars_total, tokens_total)
+            else:
+                selection, ranked = self._select(criterion, chars_total, tokens_total)
+            selections.append(selection)
+            union_inputs.append(ranked)
+        kept_union, truncated = select_union(union_inputs, owner.union_max_tokens)
+        by_page: dict[int, list[str]] = {i: [] for i in kept_union}
+        for selection in selections:
+            for sp in selection.kept:
+                if sp.page.index in by_page:
+                    by_page[sp.page.index].append(selection.criterion.id)
+        union_pages = tuple(self.pages[i] for i in kept_union)
+        union = UnionSelection(
+            pages=union_pages,
+            criteria_by_page={i: tuple(ids) for i, ids in by_page.items()},
+            chars_kept=sum(len(p.text) for p in union_pages),
+            chars_total=chars_total,
+            tokens_kept=sum(self.tokens[i] for i in kept_union),
+            tokens_total=tokens_total,
+            truncated_by_budget=truncated,
+        )
+        return CompressionResult(
+            pages=tuple(self.pages),
+            selections=tuple(selections),
+            union=union,
+            scorer=owner.scorer.name,
+            policy=owner.policy.describe(),
+            token_counter=owner.token_counter.name,
+        )
+
+    def _select(
+        self, criterion: Criterion, chars_total: int, tokens_total: int
+    ) -> tuple[Selection, list[Candidate]]:
+        scores = self.scores[criterion.id]
+        candidates = [
+            Candidate(p.index, s, t)
+            for p, s, t in zip(self.pages, scores, self.tokens, strict=True)
+        ]
+        outcome = self.owner.policy.select(candidates)
+        order = (
+            list(outcome.ranked_kept)
+            if self.owner.order == "score"
+            else sorted(outcome.ranked_kept)
+        )
+        kept = tuple(ScoredPage(self.pages[i], scores[i]) for i in order)
+        ranked = [candidates[i] for i in outcome.ranked_kept]
+        return (
+            Selection(
+                criterion=criterion,
+                kept=kept,
+                decisions=outcome.decisions,
+                chars_kept=sum(len(sp.page.text) for sp in kept),
+                chars_total=chars_total,
+                tokens_kept=sum(self.tokens[i] for i in order),
+                tokens_total=tokens_total,
+                truncated_by_budget=outcome.truncated_by_budget,
+            ),
+            ranked,
+        )
+
+    def _fail_open(
+        self, criterion: Criterion, chars_total: int, tokens_total: int
+    ) -> tuple[Selection, list[Candidate]]:
+        error = self.errors[criterion.id]
+        rule = "kept: scoring failed and on_error='keep'"
+        decisions = tuple(
+            PageDecision(p.index, None, t, True, rule)
+            for p, t in zip(self.pages, self.tokens, strict=True)
+        )
+        kept = tuple(ScoredPage(p, None) for p in self.pages)
+        # Unscored pages compete for a union budget in document order.
+        ranked = [Candidate(p.index, 1.0, t) for p, t in zip(self.pages, self.tokens, strict=True)]
+        return (
+            Selection(
+                criterion=criterion,
+                kept=kept,
+                decisions=decisions,
+                chars_kept=chars_total,
+                chars_total=chars_total,
+                tokens_kept=tokens_total,
+                tokens_total=tokens_total,
+                error=error,
+            ),
+            ranked,
+        )
+
+
+def _as_document(document: str | Sequence[PageLike]) -> list[Page]:
+    if isinstance(document, str):
+        return split_pages(document)
+    if not isinstance(document, Sequence):
+        raise InvalidInputError(
+            f"document must be a str or a sequence of pages, got {type(document).__name__}"
+        )
+    pages = as_pages(document)
+    if not pages:
+        raise InvalidInputError("document has no pages")
+    if all(not p.text.strip() for p in pages):
+        raise InvalidInputError("document is empty: every page is blank")
+    return pages
+
+
+def _resolve_scorer(scorer: Scorer | str | None) -> Scorer:
+    if scorer is None:
+        return load_scorer("default")
+    if isinstance(scorer, str):
+        return load_scorer(scorer)
+    if not isinstance(scorer, Scorer):
+        raise InvalidInputError(
+            f"scorer must be a Scorer or a spec string, got {type(scorer).__name__}"
+        )
+    return scorer
+
+
+def _resolve_counter(counter: TokenCounter | str | None) -> TokenCounter:
+    if counter is None:
+        return default_token_counter()
+    if isinstance(counter, str):
+        return load_token_counter(counter)
+    if not isinstance(counter, TokenCounter):
+        raise InvalidInputError(
+            f"token_counter must be a TokenCounter or a spec string, got {type(counter).__name__}"
+        )
+    return counter
+
+
+def select_relevant_pages(
+    pages: str | Sequence[PageLike],
+    criterion: CriterionLike,
+    *,
+    scorer: Scorer | str | None = None,
+    policy: Policy | None = None,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+    min_keep: int = 0,
+    token_counter: TokenCounter | str | None = None,
+    order: Order = "document",
+    **options: Any,
+) -> Selection:
+    """One-off use: the pages relevant to one criterion.
+
+    Give either a ``policy`` or any of ``threshold``/``top_k``/``max_tokens``/``min_keep``
+    (they build a :class:`Hybrid`); with neither, :data:`DEFAULT_POLICY` applies.
+    """
+    shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
+    if policy is not None and shortcut:
+        raise InvalidInputError(
+            "give either policy= or threshold/top_k/max_tokens/min_keep, not both"
+        )
+    if shortcut:
+        policy = Hybrid(top_k=top_k, threshold=threshold, max_tokens=max_tokens, min_keep=min_keep)
+    compressor = Compressor(scorer, policy, token_counter, order=order, **options)
+    return compressor.compress(pages, [criterion]).selections[0]

@@ -1,0 +1,112 @@
+"""Every exception ctxcompress raises, in one place.
+
+The tree::
+
+    CtxCompressError                 base of everything below
+    ├── InvalidInputError            bad arguments or input (also a ValueError)
+    │   ├── InvalidPolicyError       a policy built with impossible parameters
+    │   └── UnknownScorerError       a scorer spec with no registered scheme
+    ├── MissingDependencyError       an optional extra is not installed (also an ImportError)
+    ├── TokenizerUnavailableError    a tokenizer's files cannot be found or fetched
+    └── ScoringError                 a scorer failed to produce scores
+        ├── ScorerOutputError        a scorer returned the wrong count, NaN, or out of [0, 1]
+        └── RemoteError              a remote rerank API call failed
+            ├── RemoteAuthError      401/403: the key is missing or refused
+            ├── RemoteRateLimitError 429 after every retry
+            ├── RemoteTimeoutError   a request or the whole job ran past its deadline
+            ├── RemoteServerError    5xx or a broken connection after every retry
+            └── RemoteResponseError  a 2xx response that is not a complete, valid answer
+
+Messages name the offending value and never contain secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CtxCompressError",
+    "InvalidInputError",
+    "InvalidPolicyError",
+    "MissingDependencyError",
+    "RemoteAuthError",
+    "RemoteError",
+    "RemoteRateLimitError",
+    "RemoteResponseError",
+    "RemoteServerError",
+    "RemoteTimeoutError",
+    "ScorerOutputError",
+    "ScoringError",
+    "TokenizerUnavailableError",
+    "UnknownScorerError",
+]
+
+
+class CtxCompressError(Exception):
+    """Base class of every error raised by ctxcompress."""
+
+
+class InvalidInputError(CtxCompressError, ValueError):
+    """An argument or an input document is not acceptable."""
+
+
+class InvalidPolicyError(InvalidInputError):
+    """A selection policy was built with impossible parameters."""
+
+
+class UnknownScorerError(InvalidInputError):
+    """A scorer spec names a scheme that is not registered."""
+
+
+class MissingDependencyError(CtxCompressError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the '{package}' package: pip install 'ctxcompress[{extra}]'"
+        )
+
+
+class TokenizerUnavailableError(CtxCompressError):
+    """A tokenizer's vocabulary files are missing and cannot be fetched."""
+
+
+class ScoringError(CtxCompressError):
+    """A scorer failed to produce scores."""
+
+
+class ScorerOutputError(ScoringError):
+    """A scorer returned output that breaks the scorer contract."""
+
+
+class RemoteError(ScoringError):
+    """A remote rerank API call failed.
+
+    ``provider`` names the API, ``status_code`` is the last HTTP status seen (None when no
+    response arrived).
+    """
+
+    def __init__(self, message: str, *, provider: str, status_code: int | None = None) -> None:
+        self.provider = provider
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class RemoteAuthError(RemoteError):
+    """The API refused the credentials (401/403) or none were given."""
+
+
+class RemoteRateLimitError(RemoteError):
+    """The API kept answering 429 until the retries or the deadline ran out."""
+
+
+class RemoteTimeoutError(RemoteError):
+    """A request, or the whole job, ran past its deadline."""
+
+
+class RemoteServerError(RemoteError):
+    """The API answered 5xx, or the connection broke, until the retries ran out."""
+
+
+class RemoteResponseError(RemoteError):
+    """A successful status with a body that is not a complete, valid answer."""

@@ -1,0 +1,286 @@
+"""Selection policies: which scored pages a criterion keeps.
+
+Every policy is one point in the same space of four constraints (a minimum score, a
+maximum count, a token budget, and a floor on how many pages to keep), so they compose:
+``Threshold(0.4) & TopK(5)`` is ``Hybrid(threshold=0.4, top_k=5)``. Each decision carries the
+rule that made it, so a result can be audited page by page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ._exceptions import InvalidPolicyError
+from ._types import PageDecision
+
+__all__ = [
+    "Candidate",
+    "Hybrid",
+    "Policy",
+    "PolicyOutcome",
+    "Threshold",
+    "TokenBudget",
+    "TopK",
+    "select_union",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What a policy sees of a page: its index, calibrated score and token count."""
+
+    index: int
+    score: float
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyOutcome:
+    """Decisions in document order; ``ranked_kept`` lists kept indices best first."""
+
+    decisions: tuple[PageDecision, ...]
+    ranked_kept: tuple[int, ...]
+    truncated_by_budget: bool
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything that turns scored candidates into keep/drop decisions."""
+
+    def select(self, candidates: Sequence[Candidate]) -> PolicyOutcome: ...
+
+    def describe(self) -> str: ...
+
+
+def _check_threshold(value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, float | int) or math.isnan(value):
+        raise InvalidPolicyError(f"threshold must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise InvalidPolicyError(f"threshold must be in [0, 1], got {value!r}")
+
+
+def _check_positive_int(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidPolicyError(f"{name} must be an int >= 1, got {value!r}")
+
+
+class _Composable:
+    """Shared ``&`` and ``select`` for the four policies, via their Hybrid equivalent."""
+
+    def as_hybrid(self) -> Hybrid:
+        raise NotImplementedError
+
+    def select(self, candidates: Sequence[Candidate]) -> PolicyOutcome:
+        return self.as_hybrid().select(candidates)
+
+    def __and__(self, other: _Composable) -> Hybrid:
+        if not isinstance(other, _Composable):
+            return NotImplemented
+        a, b = self.as_hybrid(), other.as_hybrid()
+        return Hybrid(
+            top_k=_min_or_none(a.top_k, b.top_k),
+            threshold=_max_or_none(a.threshold, b.threshold),
+            max_tokens=_min_or_none(a.max_tokens, b.max_tokens),
+            min_keep=max(a.min_keep, b.min_keep),
+        )
+
+
+def _min_or_none(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max_or_none(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class Hybrid(_Composable):
+    """Up to ``top_k`` pages, only those scoring at least ``threshold``, within ``max_tokens``.
+
+    Any constraint left as None is off. ``min_keep`` keeps the best ``min_keep`` pages even
+    below the threshold, so a criterion never ends up empty when the caller asks for that;
+    the token budget still wins over it (a budget is never exceeded).
+    """
+
+    top_k: int | None = None
+    threshold: float | None = None
+    max_tokens: int | None = None
+    min_keep: int = 0
+
+    def __post_init__(self) -> None:
+        _check_positive_int("top_k", self.top_k)
+        _check_threshold(self.threshold)
+        _check_positive_int("max_tokens", self.max_tokens)
+        if (
+            isinstance(self.min_keep, bool)
+            or not isinstance(self.min_keep, int)
+            or self.min_keep < 0
+        ):
+            raise InvalidPolicyError(f"min_keep must be an int >= 0, got {self.min_keep!r}")
+        if self.top_k is not None and self.min_keep > self.top_k:
+            raise InvalidPolicyError(
+                f"min_keep ({self.min_keep}) cannot be larger than top_k ({self.top_k})"
+            )
+
+    def as_hybrid(self) -> Hybrid:
+        return self
+
+    def describe(self) -> str:
+        parts = []
+        if self.top_k is not None:
+            parts.append(f"top_k={self.top_k}")
+        if self.threshold is not None:
+            parts.append(f"threshold={self.threshold:g}")
+        if self.max_tokens is not None:
+            parts.append(f"max_tokens={self.max_tokens}")
+        if self.min_keep:
+            parts.append(f"min_keep={self.min_keep}")
+        return f"Hybrid({', '.join(parts)})"
+
+    def select(self, candidates: Sequence[Candidate]) -> PolicyOutcome:
+        # Best first; ties broken by page order so results are stable.
+        ranked = sorted(candidates, key=lambda c: (-c.score, c.index))
+        decisions: dict[int, PageDecision] = {}
+        kept: list[int] = []
+        used = 0
+        truncated = False
+        for rank, cand in enumerate(ranked, start=1):
+            below = self.threshold is not None and cand.score < self.threshold
+            floor = below and len(kept) < self.min_keep
+            if below and not floor:
+                rule = f"score {cand.score:.3f} < threshold {self.threshold:g}"
+                keep = False
+            elif self.top_k is not None and len(kept) >= self.top_k:
+                rule = f"rank {rank} beyond top_k={self.top_k}"
+                keep = False
+            elif self.max_tokens is not None and used + cand.tokens > self.max_tokens:
+                rule = f"over token budget: {used}+{cand.tokens} > {self.max_tokens}"
+                keep = False
+                truncated = True
+            else:
+                keep = True
+                rule = self._keep_rule(rank, cand, floor)
+                used += cand.tokens
+                kept.append(cand.index)
+            decisions[cand.index] = PageDecision(cand.index, cand.score, cand.tokens, keep, rule)
+        in_order = tuple(decisions[c.index] for c in sorted(candidates, key=lambda c: c.index))
+        return PolicyOutcome(in_order, tuple(kept), truncated)
+
+    def _keep_rule(self, rank: int, cand: Candidate, floor: bool) -> str:
+        if floor:
+            return f"min_keep={self.min_keep} floor (score {cand.score:.3f} below threshold)"
+        reasons = []
+        if self.threshold is not None:
+            reasons.append(f"score {cand.score:.3f} >= threshold {self.threshold:g}")
+        if self.top_k is not None:
+            reasons.append(f"rank {rank} <= top_k={self.top_k}")
+        if self.max_tokens is not None:
+            reasons.append(f"within {self.max_tokens}-token budget")
+        return "; ".join(reasons) or "no constraint"
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold(_Composable):
+    """Keep every page whose calibrated score is at least ``threshold``."""
+
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if self.threshold is None:
+            raise InvalidPolicyError("threshold must be a number in [0, 1], got None")
+        _check_threshold(self.threshold)
+
+    def as_hybrid(self) -> Hybrid:
+        return Hybrid(threshold=self.threshold)
+
+    def describe(self) -> str:
+        return f"Threshold({self.threshold:g})"
+
+
+@dataclass(frozen=True, slots=True)
+class TopK(_Composable):
+    """Keep the ``k`` best pages (ties broken by page order)."""
+
+    k: int
+
+    def __post_init__(self) -> None:
+        if self.k is None:
+            raise InvalidPolicyError("k must be an int >= 1, got None")
+        _check_positive_int("k", self.k)
+
+    def as_hybrid(self) -> Hybrid:
+        return Hybrid(top_k=self.k)
+
+    def describe(self) -> str:
+        return f"TopK({self.k})"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBudget(_Composable):
+    """Keep the best pages greedily while their total tokens stay within ``max_tokens``.
+
+    A page that does not fit is skipped and smaller, lower-ranked pages may still fill the
+    remaining room; the result reports ``truncated_by_budget`` whenever the budget dropped
+    a page. The budget counts page texts, not the separators used to join them.
+    """
+
+    max_tokens: int
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is None:
+            raise InvalidPolicyError("max_tokens must be an int >= 1, got None")
+        _check_positive_int("max_tokens", self.max_tokens)
+
+    def as_hybrid(self) -> Hybrid:
+        return Hybrid(max_tokens=self.max_tokens)
+
+    def describe(self) -> str:
+        return f"TokenBudget({self.max_tokens})"
+
+
+def select_union(
+    ranked_kept: Sequence[Sequence[Candidate]], max_tokens: int | None = None
+) -> tuple[list[int], bool]:
+    """Merge per-criterion selections into one deduplicated set of page indices.
+
+    ``ranked_kept`` holds, per criterion, its kept candidates best first. Without a budget
+    the union is every kept page. With one, criteria take turns adding their next best page
+    (a page another criterion already added costs nothing), so a shared budget is split
+    fairly instead of going to whichever criterion ranks first. Returns the kept indices in
+    document order and whether the budget dropped anything.
+    """
+    if max_tokens is not None:
+        _check_positive_int("union max_tokens", max_tokens)
+    chosen: dict[int, None] = {}
+    if max_tokens is None:
+        for kept in ranked_kept:
+            chosen.update((c.index, None) for c in kept)
+        return sorted(chosen), False
+    used = 0
+    truncated = False
+    cursors = [0] * len(ranked_kept)
+    active = True
+    while active:
+        active = False
+        for i, kept in enumerate(ranked_kept):
+            # Advance this criterion to its next page that is new and fits; one page a turn.
+            while cursors[i] < len(kept):
+                cand = kept[cursors[i]]
+                cursors[i] += 1
+                if cand.index in chosen:
+                    continue
+                if used + cand.tokens > max_tokens:
+                    truncated = True
+                    continue
+                chosen[cand.index] = None
+                used += cand.tokens
+                active = True
+                break
+    return sorted(chosen), truncated

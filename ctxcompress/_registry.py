@@ -1,0 +1,98 @@
+"""``load_scorer(spec)``: build a scorer from an explicit spec string, never by guessing.
+
+A spec is ``scheme`` or ``scheme:argument``. A model directory is given as a path that
+starts with ``/``, ``./``, ``../`` or ``~``, or any existing directory. Each capability
+registers its scheme here; an unknown scheme raises an error that lists the known ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import InvalidInputError, UnknownScorerError
+from ._scorer import BaseScorer
+
+__all__ = ["known_schemes", "load_scorer", "register_scheme"]
+
+# factory(argument, **options) -> scorer; argument is "" for a bare scheme.
+ScorerFactory = Callable[..., BaseScorer]
+
+PATH_SCHEME = "path"
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    name: str
+    usage: str
+    factory: ScorerFactory
+
+
+_SCHEMES: dict[str, _Scheme] = {}
+
+
+def register_scheme(name: str, factory: ScorerFactory, *, usage: str | None = None) -> None:
+    """Register ``factory`` for specs ``name`` / ``name:<argument>``.
+
+    ``usage`` is how the scheme is shown in error messages (default: the bare name). The
+    scheme ``"path"`` receives model directory paths.
+    """
+    if not name or ":" in name:
+        raise InvalidInputError(f"scheme name must be non-empty and contain no ':', got {name!r}")
+    _SCHEMES[name] = _Scheme(name, usage or name, factory)
+
+
+def known_schemes() -> list[str]:
+    """How each registered scheme is written, for help texts and errors."""
+    return [s.usage for s in sorted(_SCHEMES.values(), key=lambda s: s.name)]
+
+
+def _is_path_spec(spec: str) -> bool:
+    if spec.startswith(("/", "./", "../", "~")) or spec.startswith(os.sep):
+        return True
+    return Path(spec).is_dir()
+
+
+def load_scorer(spec: str, **options: Any) -> BaseScorer:
+    """Build a scorer from ``spec``; ``options`` go to the scheme's factory.
+
+    Known specs in this version are listed by :func:`known_schemes`; ``default`` is the
+    scorer every entry point uses when none is given.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidInputError(f"scorer spec must be a non-empty string, got {spec!r}")
+    spec = spec.strip()
+    if _is_path_spec(spec):
+        scheme_name, argument = PATH_SCHEME, str(Path(spec).expanduser())
+    else:
+        scheme_name, _, argument = spec.partition(":")
+    scheme = _SCHEMES.get(scheme_name)
+    if scheme is None:
+        what = "model directories" if scheme_name == PATH_SCHEME else f"scheme {scheme_name!r}"
+        raise UnknownScorerError(
+            f"cannot load scorer {spec!r}: {what} not available in this version; "
+            f"known: {', '.join(known_schemes())}"
+        )
+    return scheme.factory(argument, **options)
+
+
+def _register_builtins() -> None:
+    # Imported here, not at module top, so that the registry has no import cycle with the
+    # scorers that it builds.
+    from ._lexical import BM25Scorer
+
+    def bm25(argument: str, **options: Any) -> BaseScorer:
+        if argument:
+            raise InvalidInputError(f"the bm25 scorer takes no argument, got 'bm25:{argument}'")
+        return BM25Scorer(**options)
+
+    register_scheme("bm25", bm25)
+    # Until the embedded model scorer ships, the default is BM25; the scorer's name in every
+    # result says which scorer actually ran.
+    register_scheme("default", bm25)
+
+
+_register_builtins()

@@ -1,0 +1,285 @@
+"""The immutable values that flow through ctxcompress.
+
+Pages and criteria go in; scored pages, per-criterion selections and a compression result
+come out. Every value is a frozen dataclass so results can be shared and cached safely.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ._exceptions import InvalidInputError
+
+__all__ = [
+    "CompressionResult",
+    "Criterion",
+    "Order",
+    "Page",
+    "PageDecision",
+    "ScoredPage",
+    "Selection",
+    "UnionSelection",
+]
+
+Order = Literal["document", "score"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if not value:
+        return _EMPTY
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page or chunk of a document.
+
+    ``index`` is the 0-based position in the document; ``page_number`` is the human page
+    number when the source has one; ``start``/``end`` are character offsets into the source
+    text when the page was cut from a longer string.
+    """
+
+    text: str
+    index: int
+    source: str | None = None
+    page_number: int | None = None
+    start: int | None = None
+    end: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise InvalidInputError(
+                f"page {self.index!r}: text must be str, got {type(self.text).__name__}"
+            )
+        if isinstance(self.index, bool) or not isinstance(self.index, int) or self.index < 0:
+            raise InvalidInputError(f"page index must be an int >= 0, got {self.index!r}")
+        object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
+
+    @property
+    def label(self) -> str:
+        """How the page is named to a person: its page number when known, else index + 1."""
+        return str(self.page_number if self.page_number is not None else self.index + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """A question a page may be relevant to.
+
+    ``instruction`` is optional per-call context for scorers that accept one (instruction-
+    following rerankers); scorers without that ability ignore it or prepend it as documented
+    by each scorer.
+    """
+
+    id: str
+    text: str
+    instruction: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise InvalidInputError(f"criterion {self.id!r}: text must be a non-empty string")
+        if not isinstance(self.id, str) or not self.id:
+            raise InvalidInputError(f"criterion id must be a non-empty string, got {self.id!r}")
+        if self.instruction is not None and not isinstance(self.instruction, str):
+            raise InvalidInputError(
+                f"criterion {self.id!r}: instruction must be a string or None, "
+                f"got {type(self.instruction).__name__}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPage:
+    """A page with its calibrated probability of being relevant to one criterion.
+
+    ``score`` is None only for a page kept because scoring failed (``on_error="keep"``).
+    """
+
+    page: Page
+    score: float | None
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            return
+        if not (isinstance(self.score, float | int) and math.isfinite(self.score)):
+            raise InvalidInputError(
+                f"page {self.page.index}: score must be finite, got {self.score!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PageDecision:
+    """Why a policy kept or dropped one page, in words a person can audit."""
+
+    index: int
+    score: float | None  # None when scoring failed and the page was kept unscored
+    tokens: int
+    kept: bool
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What one criterion kept from one document.
+
+    ``kept`` is in the compressor's output order; ``decisions`` covers every page in
+    document order. ``error`` is set when scoring failed and the compressor failed open
+    (``on_error="keep"``): then every page is kept and ``decisions`` say so.
+    """
+
+    criterion: Criterion
+    kept: tuple[ScoredPage, ...]
+    decisions: tuple[PageDecision, ...]
+    chars_kept: int
+    chars_total: int
+    tokens_kept: int
+    tokens_total: int
+    truncated_by_budget: bool = False
+    error: str | None = None
+
+    @property
+    def kept_indices(self) -> tuple[int, ...]:
+        return tuple(sp.page.index for sp in self.kept)
+
+    @property
+    def chars_kept_fraction(self) -> float:
+        """Share of the document's characters sent: 0.12 means 12%."""
+        return self.chars_kept / self.chars_total if self.chars_total else 0.0
+
+    @property
+    def tokens_kept_fraction(self) -> float:
+        return self.tokens_kept / self.tokens_total if self.tokens_total else 0.0
+
+    @property
+    def compression_ratio(self) -> float:
+        """Total characters over kept characters (8.0 means 8x smaller); inf if none kept."""
+        return self.chars_total / self.chars_kept if self.chars_kept else math.inf
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def context(self, separator: str = "\n\n") -> str:
+        """The kept pages' text joined in output order: what would be sent to an LLM."""
+        return separator.join(sp.page.text for sp in self.kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "criterion_id": self.criterion.id,
+            "criterion": self.criterion.text,
+            "kept": [
+                {"index": sp.page.index, "page": sp.page.label, "score": _round(sp.score)}
+                for sp in self.kept
+            ],
+            "kept_indices": list(self.kept_indices),
+            "chars_kept": self.chars_kept,
+            "chars_total": self.chars_total,
+            "tokens_kept": self.tokens_kept,
+            "tokens_total": self.tokens_total,
+            "chars_kept_fraction": round(self.chars_kept_fraction, 6),
+            "compression_ratio": _json_ratio(self.compression_ratio),
+            "truncated_by_budget": self.truncated_by_budget,
+            "error": self.error,
+            "decisions": [
+                {
+                    "index": d.index,
+                    "score": _round(d.score),
+                    "tokens": d.tokens,
+                    "kept": d.kept,
+                    "rule": d.rule,
+                }
+                for d in self.decisions
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnionSelection:
+    """The whole document's context: each page once, kept if any criterion kept it.
+
+    ``criteria_by_page`` maps a kept page index to the ids of the criteria that kept it.
+    """
+
+    pages: tuple[Page, ...]
+    criteria_by_page: Mapping[int, tuple[str, ...]]
+    chars_kept: int
+    chars_total: int
+    tokens_kept: int
+    tokens_total: int
+    truncated_by_budget: bool = False
+
+    @property
+    def kept_indices(self) -> tuple[int, ...]:
+        return tuple(p.index for p in self.pages)
+
+    @property
+    def chars_kept_fraction(self) -> float:
+        return self.chars_kept / self.chars_total if self.chars_total else 0.0
+
+    @property
+    def compression_ratio(self) -> float:
+        return self.chars_total / self.chars_kept if self.chars_kept else math.inf
+
+    def context(self, separator: str = "\n\n") -> str:
+        return separator.join(p.text for p in self.pages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kept_indices": list(self.kept_indices),
+            "criteria_by_page": {str(k): list(v) for k, v in self.criteria_by_page.items()},
+            "chars_kept": self.chars_kept,
+            "chars_total": self.chars_total,
+            "tokens_kept": self.tokens_kept,
+            "tokens_total": self.tokens_total,
+            "chars_kept_fraction": round(self.chars_kept_fraction, 6),
+            "compression_ratio": _json_ratio(self.compression_ratio),
+            "truncated_by_budget": self.truncated_by_budget,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionResult:
+    """Everything one ``compress`` call decided, per criterion and for the whole document."""
+
+    pages: tuple[Page, ...]
+    selections: tuple[Selection, ...]
+    union: UnionSelection
+    scorer: str
+    policy: str
+    token_counter: str
+
+    def __getitem__(self, criterion_id: str) -> Selection:
+        for selection in self.selections:
+            if selection.criterion.id == criterion_id:
+                return selection
+        raise KeyError(criterion_id)
+
+    @property
+    def failed_criteria(self) -> tuple[str, ...]:
+        """Ids of criteria whose scoring failed (only non-empty with ``on_error="keep"``)."""
+        return tuple(s.criterion.id for s in self.selections if s.failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scorer": self.scorer,
+            "policy": self.policy,
+            "token_counter": self.token_counter,
+            "n_pages": len(self.pages),
+            "criteria": [s.to_dict() for s in self.selections],
+            "union": self.union.to_dict(),
+            "failed_criteria": list(self.failed_criteria),
+        }
+
+
+def _json_ratio(value: float) -> float | None:
+    # JSON has no infinity; "nothing kept" is reported as null.
+    return None if math.isinf(value) else round(value, 4)
+
+
+def _round(score: float | None) -> float | None:
+    return None if score is None else round(score, 6)
