@@ -95,7 +95,9 @@ def _load_tiktoken_encoding(encoding: str) -> Any:
 
     known = tiktoken.list_encoding_names()
     if encoding not in known:
-        raise InvalidInputError(f"unknown tiktoken encoding {encoding!r}; known: {', '.join(known)}")
+        raise InvalidInputError(
+            f"unknown tiktoken encoding {encoding!r}; known: {', '.join(known)}"
+        )
     try:
         return tiktoken.get_encoding(encoding)
     except Exception as exc:  # tiktoken raises requests/urllib errors when offline

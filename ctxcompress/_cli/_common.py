@@ -32,8 +32,7 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
         default="default",
         metavar="SPEC",
         help=(
-            "scorer spec: bm25, default, a model directory, hub:<repo>, "
-            "remote:<provider>[/<model>]"
+            "scorer spec: bm25, default, a model directory, hub:<repo>, remote:<provider>[/<model>]"
         ),
     )
 
