@@ -43,8 +43,9 @@ logger = logging.getLogger("ctxcompress")
 OnError = Literal["raise", "keep"]
 ProgressCallback = Callable[[int, int], None]
 
-#: Up to 10 pages a criterion, only those at least 40% likely to be relevant.
-DEFAULT_POLICY: Hybrid = Hybrid(top_k=10, threshold=0.4)
+#: Up to 5 pages a criterion, those at least 10% likely to be relevant, and always the best
+#: one. Recall-leaning on purpose: a dropped evidence page costs more than an extra page.
+DEFAULT_POLICY: Hybrid = Hybrid(top_k=5, threshold=0.1, min_keep=1)
 
 _ORDERS = ("document", "score")
 

@@ -1,0 +1,55 @@
+# `make demo` and `make test` each work on a fresh clone: they create .venv/, install what
+# they need from PyPI and run. Offline tiktoken files come from ../shared/tiktoken when it
+# exists (copied, since tiktoken may write to its cache); elsewhere tiktoken downloads them.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED_TIKTOKEN := $(wildcard ../shared/tiktoken)
+
+ifneq ($(SHARED_TIKTOKEN),)
+ifeq ($(TIKTOKEN_CACHE_DIR),)
+export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
+endif
+endif
+
+.PHONY: demo test lint typecheck pytest install-dev tiktoken-cache clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install-dev: $(VENV)/.installed-dev
+
+tiktoken-cache:
+ifneq ($(SHARED_TIKTOKEN),)
+	@mkdir -p $(TIKTOKEN_CACHE_DIR)
+	@cp -n $(SHARED_TIKTOKEN)/* $(TIKTOKEN_CACHE_DIR)/ 2>/dev/null || true
+	@chmod -R u+w $(TIKTOKEN_CACHE_DIR)
+endif
+
+demo: $(VENV)/.installed tiktoken-cache
+	$(BIN)/python examples/demo.py
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+pytest: install-dev tiktoken-cache
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
