@@ -7,9 +7,8 @@ come out. Every value is a frozen dataclass so results can be shared and cached 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 from ._exceptions import InvalidInputError
@@ -27,13 +26,37 @@ __all__ = [
 
 Order = Literal["document", "score"]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+class FrozenMetadata(Mapping[str, Any]):
+    """A read-only copy of a caller's metadata that still pickles and deep-copies.
+
+    (``types.MappingProxyType`` would be read-only too, but cannot be pickled, which breaks
+    multiprocessing and caches.)
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenMetadata({self._data!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMetadata], tuple[dict[str, Any]]]:
+        return (FrozenMetadata, (self._data,))
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if not value:
-        return _EMPTY
-    return MappingProxyType(dict(value))
+    return value if isinstance(value, FrozenMetadata) else FrozenMetadata(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +74,7 @@ class Page:
     page_number: int | None = None
     start: int | None = None
     end: int | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    metadata: Mapping[str, Any] = field(default_factory=FrozenMetadata, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):

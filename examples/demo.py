@@ -27,8 +27,10 @@ def main() -> None:
     compressor = Compressor()  # the default scorer, policy and token counter
     result = compressor.compress(pages, criteria)
 
-    print(f"{len(pages)} pages x {len(criteria)} criteria, scorer {result.scorer}, "
-          f"policy {result.policy}, tokens by {result.token_counter}\n")
+    print(
+        f"{len(pages)} pages x {len(criteria)} criteria, scorer {result.scorer}, "
+        f"policy {result.policy}, tokens by {result.token_counter}\n"
+    )
     found = total = 0
     for sel in result.selections:
         hits = evidence[sel.criterion.id] & set(sel.kept_indices)
@@ -39,13 +41,17 @@ def main() -> None:
             mark = "*" if sp.page.index in evidence[sel.criterion.id] else " "
             first_line = sp.page.text.splitlines()[0][:60]
             print(f"   {mark} page {sp.page.label:>2}  score {sp.score:.2f}  {first_line}")
-        print(f"   chars {sel.chars_kept:,}/{sel.chars_total:,} ({sel.chars_kept_fraction:.1%})  "
-              f"tokens {sel.tokens_kept:,}/{sel.tokens_total:,}  "
-              f"evidence pages kept {len(hits)}/{len(evidence[sel.criterion.id])}\n")
+        print(
+            f"   chars {sel.chars_kept:,}/{sel.chars_total:,} ({sel.chars_kept_fraction:.1%})  "
+            f"tokens {sel.tokens_kept:,}/{sel.tokens_total:,}  "
+            f"evidence pages kept {len(hits)}/{len(evidence[sel.criterion.id])}\n"
+        )
     u = result.union
-    print(f"whole record: {len(u.pages)} of {len(pages)} pages, chars {u.chars_kept:,}/"
-          f"{u.chars_total:,} ({u.chars_kept_fraction:.1%}), tokens {u.tokens_kept:,}/"
-          f"{u.tokens_total:,}; evidence pages kept {found}/{total} (* marks evidence)")
+    print(
+        f"whole record: {len(u.pages)} of {len(pages)} pages, chars {u.chars_kept:,}/"
+        f"{u.chars_total:,} ({u.chars_kept_fraction:.1%}), tokens {u.tokens_kept:,}/"
+        f"{u.tokens_total:,}; evidence pages kept {found}/{total} (* marks evidence)"
+    )
 
 
 if __name__ == "__main__":

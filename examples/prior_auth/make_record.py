@@ -355,8 +355,7 @@ CRITERIA = [
     },
     {
         "id": "prescriber",
-        "criterion": "Is the medication prescribed by or in consultation with a "
-        "rheumatologist?",
+        "criterion": "Is the medication prescribed by or in consultation with a rheumatologist?",
         "relevant_pages": [1, 4, 19],
     },
     {

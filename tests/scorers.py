@@ -1,0 +1,57 @@
+"""Small scorers for tests: real BaseScorer subclasses with controllable behaviour."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from ctxcompress import BaseScorer, Criterion, ScoringError
+
+
+class KeywordScorer(BaseScorer):
+    """Probability 0.9 when the page contains the criterion's first word, else 0.05."""
+
+    name = "keyword"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], int]] = []
+        self._lock = threading.Lock()
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        with self._lock:
+            self.calls.append(([c.id for c in criteria], len(texts)))
+        out = []
+        for c in criteria:
+            word = c.text.split()[0].lower()
+            out.append([0.9 if word in t.lower() else 0.05 for t in texts])
+        return out
+
+
+class FailingScorer(KeywordScorer):
+    """Fails for any criterion whose text contains 'boom'."""
+
+    name = "failing"
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        if any("boom" in c.text for c in criteria):
+            raise ScoringError("backend exploded")
+        return super()._score_many(criteria, texts)
+
+
+class NaNScorer(BaseScorer):
+    name = "nan"
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        return [[float("nan")] * len(texts) for _ in criteria]
+
+
+class ProtocolOnlyScorer:
+    """Follows the Scorer protocol without BaseScorer; returns a short row."""
+
+    name = "protocol-only"
+
+    def score(self, criterion, pages):
+        return self.score_batch([criterion], pages)[0]
+
+    def score_batch(self, criteria, pages):
+        return [[0.5] * (len(pages) - 1) for _ in criteria]
