@@ -17,7 +17,9 @@ import time
 from ctxcompress import Compressor, Criterion, Hybrid
 
 
-def make_case(n_pages: int = 150, n_criteria: int = 80, seed: int = 7) -> tuple[list[str], list[Criterion]]:
+def make_case(
+    n_pages: int = 150, n_criteria: int = 80, seed: int = 7
+) -> tuple[list[str], list[Criterion]]:
     rng = random.Random(seed)
     vocab = [f"term{i}" for i in range(5000)]
     pages = [" ".join(rng.choices(vocab, k=330)) for _ in range(n_pages)]
@@ -43,8 +45,10 @@ def main() -> None:
     pairs = len(pages) * len(criteria)
     med = statistics.median(times)
     print(f"{len(pages)} pages x {len(criteria)} criteria = {pairs} pairs, scorer {result.scorer}")
-    print(f"median {med:.3f} s over {args.repeat} runs ({pairs / med:,.0f} pairs/s); "
-          f"min {min(times):.3f} s, max {max(times):.3f} s")
+    print(
+        f"median {med:.3f} s over {args.repeat} runs ({pairs / med:,.0f} pairs/s); "
+        f"min {min(times):.3f} s, max {max(times):.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from ._exceptions import (
     RemoteAuthError,
     RemoteError,
     RemoteRateLimitError,
+    RemoteRequestError,
     RemoteResponseError,
     RemoteServerError,
     RemoteTimeoutError,
@@ -32,6 +33,8 @@ from ._exceptions import (
 from ._lexical import BM25Scorer
 from ._policies import Candidate, Hybrid, Policy, PolicyOutcome, Threshold, TokenBudget, TopK
 from ._registry import known_schemes, load_scorer, register_scheme
+from ._remote import PROVIDERS as REMOTE_PROVIDERS
+from ._remote import AsyncRemoteScorer, RemoteScorer
 from ._scorer import AsyncScorer, BaseScorer, Scorer
 from ._tokens import (
     HFTokenCounter,
@@ -53,6 +56,8 @@ from ._version import __version__
 
 __all__ = [
     "DEFAULT_POLICY",
+    "REMOTE_PROVIDERS",
+    "AsyncRemoteScorer",
     "AsyncScorer",
     "BM25Scorer",
     "BaseScorer",
@@ -75,7 +80,9 @@ __all__ = [
     "RemoteAuthError",
     "RemoteError",
     "RemoteRateLimitError",
+    "RemoteRequestError",
     "RemoteResponseError",
+    "RemoteScorer",
     "RemoteServerError",
     "RemoteTimeoutError",
     "ScoredPage",

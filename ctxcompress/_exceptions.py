@@ -12,6 +12,7 @@ The tree::
         ├── ScorerOutputError        a scorer returned the wrong count, NaN, or out of [0, 1]
         └── RemoteError              a remote rerank API call failed
             ├── RemoteAuthError      401/403: the key is missing or refused
+            ├── RemoteRequestError   another 4xx: the API rejected the request (not retried)
             ├── RemoteRateLimitError 429 after every retry
             ├── RemoteTimeoutError   a request or the whole job ran past its deadline
             ├── RemoteServerError    5xx or a broken connection after every retry
@@ -30,6 +31,7 @@ __all__ = [
     "RemoteAuthError",
     "RemoteError",
     "RemoteRateLimitError",
+    "RemoteRequestError",
     "RemoteResponseError",
     "RemoteServerError",
     "RemoteTimeoutError",
@@ -94,6 +96,10 @@ class RemoteError(ScoringError):
 
 class RemoteAuthError(RemoteError):
     """The API refused the credentials (401/403) or none were given."""
+
+
+class RemoteRequestError(RemoteError):
+    """A 4xx other than 401/403/408/409/429: the request itself was rejected; not retried."""
 
 
 class RemoteRateLimitError(RemoteError):

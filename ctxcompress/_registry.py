@@ -87,12 +87,21 @@ def _register_builtins() -> None:
     def bm25(argument: str, **options: Any) -> BaseScorer:
         if argument:
             raise InvalidInputError(f"the bm25 scorer takes no argument, got 'bm25:{argument}'")
+        unknown = set(options) - {"k1", "b"}
+        if unknown:
+            raise InvalidInputError(f"the bm25 scorer takes no option {', '.join(sorted(unknown))}")
         return BM25Scorer(**options)
+
+    def remote(argument: str, **options: Any) -> BaseScorer:
+        from ._remote import remote_from_spec
+
+        return remote_from_spec(argument, **options)
 
     register_scheme("bm25", bm25)
     # Until the embedded model scorer ships, the default is BM25; the scorer's name in every
     # result says which scorer actually ran.
     register_scheme("default", bm25)
+    register_scheme("remote", remote, usage="remote:<provider>[/<model>]")
 
 
 _register_builtins()

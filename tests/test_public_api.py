@@ -3,6 +3,10 @@
 import ctxcompress
 
 EXPECTED = {
+    "REMOTE_PROVIDERS",
+    "AsyncRemoteScorer",
+    "RemoteRequestError",
+    "RemoteScorer",
     "DEFAULT_POLICY",
     "AsyncScorer",
     "BM25Scorer",

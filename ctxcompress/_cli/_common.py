@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._exceptions import InvalidInputError
+from .._registry import load_scorer
+from .._scorer import BaseScorer
 from .._types import Criterion
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "read_criteria_file",
     "read_pages_file",
     "read_text_arg",
+    "scorer_from_args",
 ]
 
 
@@ -35,6 +38,20 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
             "scorer spec: bm25, default, a model directory, hub:<repo>, remote:<provider>[/<model>]"
         ),
     )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="base URL of a remote rerank API (default: the provider's environment variable)",
+    )
+
+
+def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
+    """Build the scorer named by --scorer (and --base-url); bad specs are usage errors."""
+    options = {"base_url": args.base_url} if args.base_url else {}
+    try:
+        return load_scorer(args.scorer, **options)
+    except InvalidInputError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def read_text_arg(path: str | None, stdin: TextIO | None = None) -> tuple[str, str | None]:

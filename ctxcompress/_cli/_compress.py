@@ -10,10 +10,16 @@ from .._chunking import chunk_text, load_document, split_pages
 from .._compressor import DEFAULT_POLICY, Compressor
 from .._exceptions import InvalidInputError
 from .._policies import Hybrid, Policy
-from .._registry import load_scorer
 from .._tokens import load_token_counter
 from .._types import CompressionResult, Criterion, Page
-from ._common import ProgressBar, UsageError, add_scorer_option, read_criteria_file, read_text_arg
+from ._common import (
+    ProgressBar,
+    UsageError,
+    add_scorer_option,
+    read_criteria_file,
+    read_text_arg,
+    scorer_from_args,
+)
 
 __all__ = ["add_parser"]
 
@@ -103,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
         policy = _policy(args)
         criteria = _criteria(args)
         counter = load_token_counter(args.tokenizer)
-        scorer = load_scorer(args.scorer)
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from exc
+    scorer = scorer_from_args(args)
     pages = _pages(args)
     progress = ProgressBar(enabled=not args.no_progress)
     compressor = Compressor(

@@ -7,9 +7,14 @@ import json
 
 from .._classify import classify
 from .._exceptions import InvalidInputError
-from .._registry import load_scorer
 from .._types import Criterion
-from ._common import UsageError, add_scorer_option, read_pages_file, read_text_arg
+from ._common import (
+    UsageError,
+    add_scorer_option,
+    read_pages_file,
+    read_text_arg,
+    scorer_from_args,
+)
 
 __all__ = ["add_parsers"]
 
@@ -40,8 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run_score(args: argparse.Namespace) -> int:
+    scorer = scorer_from_args(args)
     try:
-        scorer = load_scorer(args.scorer)
         criterion = Criterion(id="c0", text=args.criterion, instruction=args.instruction)
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from exc
@@ -89,10 +94,7 @@ def run_classify(args: argparse.Namespace) -> int:
     if args.text is not None and args.file:
         raise UsageError("give the text as an argument or --file, not both")
     text = args.text if args.text is not None else read_text_arg(args.file)[0]
-    try:
-        scorer = load_scorer(args.scorer)
-    except InvalidInputError as exc:
-        raise UsageError(str(exc)) from exc
+    scorer = scorer_from_args(args)
     try:
         result = classify(text, labels, args.threshold, scorer=scorer)
     except InvalidInputError as exc:

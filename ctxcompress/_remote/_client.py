@@ -1,0 +1,435 @@
+"""``RemoteScorer`` and ``AsyncRemoteScorer``: thin httpx shells over ``_core``.
+
+Both send the planned requests with bounded concurrency, retry what ``_core`` says is worth
+retrying, and assemble the scores. The sync shell uses a thread pool over one pooled
+``httpx.Client``; the async shell uses an anyio task group over an ``httpx.AsyncClient``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+import httpx
+from pydantic import SecretStr
+
+from .._exceptions import InvalidInputError, RemoteAuthError, RemoteError
+from .._scorer import BaseScorer
+from .._types import Criterion
+from .._version import __version__
+from . import _core
+from ._providers import PROVIDERS, Provider
+
+__all__ = ["AsyncRemoteScorer", "RemoteScorer"]
+
+logger = logging.getLogger("ctxcompress.remote")
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def _positive(name: str, value: float | int, *, integer: bool = False) -> None:
+    bad = isinstance(value, bool) or not isinstance(value, int if integer else (int, float))
+    if bad or not value > 0:
+        kind = "an int" if integer else "a number"
+        raise InvalidInputError(f"{name} must be {kind} > 0, got {value!r}")
+
+
+class RemoteScorer(BaseScorer):
+    """Scores pages with a hosted rerank API (ZeroEntropy zerank-2, Cohere, Jina, Voyage,
+    Hugging Face TEI, or an OpenAI-compatible /v1/rerank such as vLLM or infinity).
+
+    The key is read from ``api_key`` or the provider's usual environment variable and kept
+    as a ``SecretStr``: it appears in no repr, log line or error message. ``base_url``
+    defaults to the provider's environment variable, then its public endpoint; plain HTTP is
+    refused unless the host is loopback or ``allow_insecure=True``.
+
+    ``timeout`` bounds each request, ``deadline`` the whole job (seconds, None for none);
+    ``concurrency`` bounds requests in flight. Connection errors, timeouts, 408/409/429 and
+    5xx are retried up to ``max_retries`` times with exponential backoff and full jitter,
+    honouring ``Retry-After`` / ``retry-after-ms``; other 4xx are not retried.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        model: str | None = None,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        deadline: float | None = None,
+        concurrency: int = 8,
+        max_retries: int = 6,
+        backoff_base: float = 0.25,
+        backoff_max: float = 20.0,
+        max_documents_per_request: int | None = None,
+        max_bytes_per_request: int | None = None,
+        latency: str | None = None,
+        score_transform: _core.ScoreTransform = "identity",
+        allow_insecure: bool = False,
+        headers: Mapping[str, str] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        spec = PROVIDERS.get(provider)
+        if spec is None:
+            raise InvalidInputError(
+                f"unknown rerank provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}"
+            )
+        self.provider: Provider = spec
+        self.model = model or spec.default_model
+        if spec.name == "openai-compatible" and not self.model:
+            raise InvalidInputError(
+                "remote:openai-compatible needs a model: remote:openai-compatible/<model>"
+            )
+        _positive("timeout", timeout)
+        if deadline is not None:
+            _positive("deadline", deadline)
+        _positive("concurrency", concurrency, integer=True)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if score_transform not in ("identity", "sigmoid"):
+            raise InvalidInputError(
+                f"score_transform must be 'identity' or 'sigmoid', got {score_transform!r}"
+            )
+        if latency is not None and (spec.name != "zeroentropy" or latency not in ("fast", "slow")):
+            raise InvalidInputError(
+                f"latency={latency!r}: only the zeroentropy provider takes latency 'fast' or 'slow'"
+            )
+        self.max_documents = max_documents_per_request or spec.max_documents
+        self.max_bytes = max_bytes_per_request or spec.max_request_bytes
+        _positive("max_documents_per_request", self.max_documents, integer=True)
+        _positive("max_bytes_per_request", self.max_bytes, integer=True)
+        self.timeout = float(timeout)
+        self.deadline = deadline
+        self.concurrency = concurrency
+        self.policy = _core.RetryPolicy(max_retries, backoff_base, backoff_max)
+        self.score_transform: _core.ScoreTransform = score_transform
+        self.extra: dict[str, Any] = {"latency": latency} if latency else {}
+        self.base_url = self._base_url(base_url, allow_insecure)
+        self._api_key = self._key(api_key)
+        self._extra_headers = dict(headers or {})
+        self._rng = random.Random(seed)
+        self._client: httpx.Client | None = None
+        self.name = f"remote:{spec.name}" + (f"/{self.model}" if self.model else "")
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _base_url(self, base_url: str | None, allow_insecure: bool) -> str:
+        spec = self.provider
+        url = base_url or os.environ.get(spec.base_url_env) or spec.default_base_url
+        if not url:
+            raise InvalidInputError(f"{spec.name}: give base_url= or set {spec.base_url_env}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInputError(
+                f"{spec.name}: base URL must be http(s)://host[:port], got {_safe_url(url)!r}"
+            )
+        if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+            raise InvalidInputError(
+                f"{spec.name}: refusing plain HTTP to {parts.hostname}; use https, a loopback "
+                "address, or allow_insecure=True"
+            )
+        return url.rstrip("/")
+
+    def _key(self, api_key: str | SecretStr | None) -> SecretStr | None:
+        if isinstance(api_key, SecretStr):
+            key: str | None = api_key.get_secret_value()
+        else:
+            key = api_key
+        if not key:
+            key = next(
+                (os.environ[e] for e in self.provider.api_key_envs if os.environ.get(e)), None
+            )
+        if not key and self.provider.key_required:
+            raise RemoteAuthError(
+                f"{self.provider.name}: no API key; pass api_key= or set "
+                f"{' or '.join(self.provider.api_key_envs)}",
+                provider=self.provider.name,
+            )
+        return SecretStr(key) if key else None
+
+    @property
+    def url(self) -> str:
+        path = self.provider.path
+        base = self.base_url
+        # Users often configure ".../v1" as the base URL; do not ask for "/v1/v1/rerank".
+        first = "/" + path.strip("/").split("/")[0]
+        if first != path and base.endswith(first):
+            base = base[: -len(first)]
+        return base + path
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": f"ctxcompress/{__version__}"}
+        headers.update(self._extra_headers)
+        if self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        return headers
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider.name!r}, model={self.model!r}, "
+            f"base_url={_safe_url(self.base_url)!r}, concurrency={self.concurrency}, "
+            f"api_key={'**********' if self._api_key else None})"
+        )
+
+    # -- shared planning -------------------------------------------------------------------
+
+    def _plan(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> list[_core.PlannedRequest]:
+        return _core.plan(
+            self.provider,
+            [(c.text, c.instruction) for c in criteria],
+            texts,
+            model=self.model,
+            max_documents=self.max_documents,
+            max_bytes=self.max_bytes,
+            extra=self.extra,
+        )
+
+    def _retrier(self, deadline: float | None) -> _core.Retrier:
+        return _core.Retrier(
+            self.policy,
+            self.timeout,
+            deadline,
+            self.provider.name,
+            rng=random.Random(self._rng.random()),
+        )
+
+    def _job_deadline(self) -> float | None:
+        return None if self.deadline is None else time.monotonic() + self.deadline
+
+    def _judge(self, request: _core.PlannedRequest, response: httpx.Response) -> _core.Outcome:
+        return _core.outcome_of_response(
+            self.provider,
+            request,
+            response.status_code,
+            response.headers,
+            response.content,
+            self.score_transform,
+        )
+
+    def _log_retry(self, outcome: _core.Outcome, attempt: int, delay: float) -> None:
+        logger.info(
+            "%s: retry %d/%d in %.2fs after %s",
+            self.provider.name,
+            attempt,
+            self.policy.max_retries,
+            delay,
+            self._redact(str(outcome.error)),
+        )
+
+    def _redact(self, text: str) -> str:
+        if self._api_key is None:
+            return text
+        return text.replace(self._api_key.get_secret_value(), "**********")
+
+    def _redacted(self, exc: RemoteError) -> RemoteError:
+        # A second guard: the key is never put in a message, but a server may echo it.
+        if exc.args:
+            exc.args = (self._redact(str(exc.args[0])), *exc.args[1:])
+        return exc
+
+    @staticmethod
+    def _assemble(
+        criteria: Sequence[Criterion],
+        n: int,
+        plan: Sequence[_core.PlannedRequest],
+        results: Sequence[list[float]],
+    ) -> list[list[float]]:
+        rows = [[0.0] * n for _ in criteria]
+        for request, scores in zip(plan, results, strict=True):
+            rows[request.row][request.start : request.start + len(scores)] = scores
+        return rows
+
+    # -- sync shell ------------------------------------------------------------------------
+
+    def _sync_client(self) -> httpx.Client:
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            )
+            self._client = httpx.Client(limits=limits, timeout=self.timeout)
+        return self._client
+
+    def _send_sync(
+        self,
+        client: httpx.Client,
+        request: _core.PlannedRequest,
+        deadline: float | None,
+        stop: threading.Event,
+    ) -> list[float] | None:
+        retrier = self._retrier(deadline)
+        headers = self._headers()
+        while not stop.is_set():
+            timeout = retrier.start_attempt()
+            try:
+                response = client.post(
+                    self.url, json=request.body, headers=headers, timeout=timeout
+                )
+            except httpx.HTTPError as exc:
+                outcome = _core.outcome_of_exception(self.provider, exc)
+            else:
+                outcome = self._judge(request, response)
+            if outcome.scores is not None:
+                return outcome.scores
+            delay = retrier.after_failure(outcome)
+            self._log_retry(outcome, retrier.attempt, delay)
+            stop.wait(delay)  # an early wake-up when another request already failed the job
+        return None
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        plan = self._plan(criteria, texts)
+        deadline = self._job_deadline()
+        client = self._sync_client()
+        stop = threading.Event()
+        with ThreadPoolExecutor(
+            max_workers=min(self.concurrency, len(plan)), thread_name_prefix="ctxcompress-remote"
+        ) as pool:
+            futures = [pool.submit(self._send_sync, client, r, deadline, stop) for r in plan]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in futures if f in done and f.exception() is not None), None)
+            if failed is not None:
+                # First failure fails the job: no new requests, running retry loops stop.
+                stop.set()
+                for future in pending:
+                    future.cancel()
+                exc = failed.exception()
+                assert exc is not None
+                raise self._redacted(exc) if isinstance(exc, RemoteError) else exc
+            results = [f.result() for f in futures]
+        return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
+
+    def close(self) -> None:
+        """Close the pooled connections (also done by ``with RemoteScorer(...)``)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> RemoteScorer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- async shell -----------------------------------------------------------------------
+
+    async def _send_async(
+        self, client: httpx.AsyncClient, request: _core.PlannedRequest, deadline: float | None
+    ) -> list[float]:
+        retrier = self._retrier(deadline)
+        headers = self._headers()
+        while True:
+            timeout = retrier.start_attempt()
+            try:
+                response = await client.post(
+                    self.url, json=request.body, headers=headers, timeout=timeout
+                )
+            except httpx.HTTPError as exc:
+                outcome = _core.outcome_of_exception(self.provider, exc)
+            else:
+                outcome = self._judge(request, response)
+            if outcome.scores is not None:
+                return outcome.scores
+            delay = retrier.after_failure(outcome)
+            self._log_retry(outcome, retrier.attempt, delay)
+            await anyio.sleep(delay)
+
+    async def _ascore_with(
+        self, client: httpx.AsyncClient, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> list[list[float]]:
+        plan = self._plan(criteria, texts)
+        deadline = self._job_deadline()
+        results: list[list[float] | None] = [None] * len(plan)
+        errors: list[BaseException] = []
+        limiter = anyio.CapacityLimiter(self.concurrency)
+
+        async def one(i: int, request: _core.PlannedRequest, scope: anyio.CancelScope) -> None:
+            async with limiter:
+                try:
+                    results[i] = await self._send_async(client, request, deadline)
+                except Exception as exc:
+                    # The first failure cancels the rest; raised after the group, unwrapped.
+                    errors.append(exc)
+                    scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for i, request in enumerate(plan):
+                group.start_soon(one, i, request, group.cancel_scope)
+        if errors:
+            first = errors[0]
+            raise self._redacted(first) if isinstance(first, RemoteError) else first
+        return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
+
+    def _async_limits(self) -> httpx.Limits:
+        return httpx.Limits(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        )
+
+    async def _ascore_many(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> list[list[float]]:
+        # One pooled AsyncClient per call: an AsyncClient belongs to the event loop that made
+        # it, and a RemoteScorer may be used from several loops. AsyncRemoteScorer keeps one.
+        async with httpx.AsyncClient(limits=self._async_limits(), timeout=self.timeout) as client:
+            return await self._ascore_with(client, criteria, texts)
+
+
+class AsyncRemoteScorer(RemoteScorer):
+    """The async twin: one long-lived ``httpx.AsyncClient`` pooled across calls.
+
+    Use it from one event loop, as ``async with AsyncRemoteScorer(...) as scorer`` or call
+    :meth:`aclose` when done. Its sync methods still work (outside a running event loop)
+    through the thread-pool shell it inherits.
+    """
+
+    def __init__(self, provider: str, model: str | None = None, **options: Any) -> None:
+        super().__init__(provider, model, **options)
+        self._aclient: httpx.AsyncClient | None = None
+
+    async def _ascore_many(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> list[list[float]]:
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(limits=self._async_limits(), timeout=self.timeout)
+        return await self._ascore_with(self._aclient, criteria, texts)
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+        self.close()
+
+    async def __aenter__(self) -> AsyncRemoteScorer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _safe_url(url: str) -> str:
+    """The URL without user:password, for reprs and messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
