@@ -178,6 +178,10 @@ def validate_scores(
                 f"scorer {scorer_name!r} returned {got} scores for {n_pages} pages "
                 f"(criterion {criterion.id!r})"
             )
+        # Fast path: plain floats in range (NaN and infinities fail the comparison).
+        if all(type(v) is float and 0.0 <= v <= 1.0 for v in row):
+            out.append(list(row))
+            continue
         clean: list[float] = []
         for i, value in enumerate(row):
             try:

@@ -1,0 +1,108 @@
+"""Benchmark (not a test): a remote rerank job against a local server with 100 ms latency.
+
+80 criteria x 150 pages (~2,000 characters each) = 12,000 pairs through RemoteScorer
+(zeroentropy wire format; one request per criterion), sync and async, at concurrency 16.
+The server runs in its own process (tests/rerank_server.py) so the client's CPU time is
+measured alone. Reports wall time against the ideal schedule
+ceil(requests / concurrency) x latency, and the client's CPU time per request.
+
+    python benchmarks/bench_remote.py [--latency 0.1] [--concurrency 16] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+
+from ctxcompress import AsyncRemoteScorer, Criterion, RemoteScorer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.rerank_server import KEY  # noqa: E402  (the local server accepts only this key)
+
+
+def make_job() -> tuple[list[Criterion], list[str]]:
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(3000)]
+    pages = [" ".join(rng.choices(words, k=330)) for _ in range(150)]
+    criteria = [Criterion(f"q{i}", f"Is there evidence of {rng.choice(words)}?") for i in range(80)]
+    return criteria, pages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.rerank_server", "--latency", str(args.latency)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        criteria, pages = make_job()
+        options = dict(api_key=KEY, base_url=base_url, concurrency=args.concurrency, timeout=30.0)
+        requests = len(criteria)  # 150 pages fit one request per criterion
+        ideal = math.ceil(requests / args.concurrency) * args.latency
+        print(
+            f"{len(criteria)} criteria x {len(pages)} pages = {len(criteria) * len(pages)} pairs, "
+            f"{requests} requests, concurrency {args.concurrency}, latency {args.latency * 1000:.0f} ms"
+        )
+        print(
+            f"ideal schedule: ceil({requests}/{args.concurrency}) x {args.latency * 1000:.0f} ms = {ideal:.3f} s"
+        )
+
+        sync_scorer = RemoteScorer("zeroentropy", **options)
+        sync_scorer.score_batch(criteria[:16], pages)  # warm the connection pool
+
+        def run_sync() -> None:
+            sync_scorer.score_batch(criteria, pages)
+
+        async def run_async() -> None:
+            async with AsyncRemoteScorer("zeroentropy", **options) as scorer:
+                await scorer.ascore_batch(criteria[:16], pages)  # warm-up
+                start_wall, start_cpu = time.perf_counter(), time.process_time()
+                await scorer.ascore_batch(criteria, pages)
+                timings.append((time.perf_counter() - start_wall, time.process_time() - start_cpu))
+
+        for label, runner in (
+            ("sync (threads + httpx.Client)", run_sync),
+            ("async (anyio + httpx.AsyncClient)", None),
+        ):
+            timings: list[tuple[float, float]] = []
+            for _ in range(args.repeat):
+                if runner is None:
+                    anyio.run(run_async)
+                else:
+                    start_wall, start_cpu = time.perf_counter(), time.process_time()
+                    runner()
+                    timings.append(
+                        (time.perf_counter() - start_wall, time.process_time() - start_cpu)
+                    )
+            wall = statistics.median(t[0] for t in timings)
+            cpu = statistics.median(t[1] for t in timings)
+            print(
+                f"{label}: wall {wall:.3f} s median of {args.repeat} "
+                f"({(wall / ideal - 1) * 100:+.1f}% vs ideal); client CPU {cpu * 1000 / requests:.2f} ms/request"
+            )
+        sync_scorer.close()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
