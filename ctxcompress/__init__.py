@@ -10,6 +10,7 @@ policy (threshold, top-K, token budget, or a hybrid) keeps what matters::
 
 import contextlib
 
+from ._calibration import CalibratedScorer, Calibrator, fit_calibrator, load_calibrator
 from ._chunking import chunk_text, load_document, split_pages
 from ._classify import Classification, LabelDecision, classify
 from ._compressor import DEFAULT_POLICY, Compressor, select_relevant_pages
@@ -61,6 +62,8 @@ __all__ = [
     "AsyncScorer",
     "BM25Scorer",
     "BaseScorer",
+    "CalibratedScorer",
+    "Calibrator",
     "Candidate",
     "Classification",
     "CompressionResult",
@@ -102,7 +105,9 @@ __all__ = [
     "__version__",
     "chunk_text",
     "classify",
+    "fit_calibrator",
     "known_schemes",
+    "load_calibrator",
     "load_document",
     "load_scorer",
     "load_token_counter",

@@ -3,6 +3,10 @@
 import ctxcompress
 
 EXPECTED = {
+    "CalibratedScorer",
+    "Calibrator",
+    "fit_calibrator",
+    "load_calibrator",
     "REMOTE_PROVIDERS",
     "AsyncRemoteScorer",
     "RemoteRequestError",

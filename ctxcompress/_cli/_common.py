@@ -148,7 +148,15 @@ def _load_json(text: str, where: str) -> Any:
 class ProgressBar:
     """A one-line progress bar on stderr, drawn only on a terminal and only for long work."""
 
-    def __init__(self, stream: TextIO | None = None, *, enabled: bool = True, min_total: int = 200):
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        enabled: bool = True,
+        min_total: int = 200,
+        unit: str = "pairs",
+    ):
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
         self.min_total = min_total
