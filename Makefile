@@ -23,8 +23,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install --quiet -e ".[dev]"
+INTEGRATIONS := integrations/langchain-ctxcompress integrations/llama-index-postprocessor-ctxcompress
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml $(addsuffix /pyproject.toml,$(INTEGRATIONS))
+	$(BIN)/pip install --quiet -e ".[dev]" $(foreach pkg,$(INTEGRATIONS),-e "$(pkg)[test]")
 	touch $@
 
 install-dev: $(VENV)/.installed-dev

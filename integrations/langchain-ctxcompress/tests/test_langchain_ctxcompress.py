@@ -1,0 +1,159 @@
+"""CtxCompressor with real LangChain objects: vector store, retrievers, pipelines."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+
+import anyio
+import langchain_ctxcompress
+import pytest
+from langchain_classic.retrievers import ContextualCompressionRetriever
+from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import InMemoryVectorStore
+from langchain_ctxcompress import CtxCompressionRetriever, CtxCompressor, compress_by_criteria
+
+from ctxcompress import BaseScorer, Criterion
+
+
+class HashingEmbeddings(Embeddings):
+    """A local bag-of-words embedding: words hashed into 64 dimensions, normalised."""
+
+    def _one(self, text: str) -> list[float]:
+        v = [0.0] * 64
+        for w in re.findall(r"\w+", text.lower()):
+            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1
+        n = math.sqrt(sum(x * x for x in v)) or 1.0
+        return [x / n for x in v]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._one(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._one(text)
+
+
+class AsyncOnly(BaseScorer):
+    """Scores 0.9 when the query's first word is in the text; only works through async."""
+
+    name = "async-only"
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        raise AssertionError("the sync path must not be used by acompress_documents")
+
+    async def _ascore_many(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> list[list[float]]:
+        await anyio.sleep(0)
+        return [[0.9 if c.text.split()[0] in t else 0.05 for t in texts] for c in criteria]
+
+
+DOCS = [
+    Document("QuantiFERON-TB Gold Plus negative on 04/02/2026.", metadata={"page": 13}),
+    Document("Methotrexate 20 mg weekly failed after six months.", metadata={"page": 16}),
+    Document("Billing statement: copay due, payment options.", metadata={"page": 33}),
+    Document("Hepatitis B surface antigen non-reactive.", metadata={"page": 14}),
+    Document("Appointment reminder: bring your insurance card.", metadata={"page": 36}),
+]
+
+
+@pytest.fixture
+def retriever():
+    store = InMemoryVectorStore(HashingEmbeddings())
+    store.add_documents(copy.deepcopy(DOCS))
+    return store.as_retriever(search_kwargs={"k": 5})
+
+
+def compressor(**kw) -> CtxCompressor:
+    kw.setdefault("scorer", "bm25")
+    kw.setdefault("token_counter", "whitespace")
+    return CtxCompressor(**kw)
+
+
+def test_public_names() -> None:
+    assert set(langchain_ctxcompress.__all__) == {
+        "CtxCompressor",
+        "CtxCompressionRetriever",
+        "compress_by_criteria",
+    }
+
+
+def test_contextual_compression_retriever_sync_and_async(retriever) -> None:
+    ccr = ContextualCompressionRetriever(
+        base_compressor=compressor(threshold=0.3), base_retriever=retriever
+    )
+    query = "QuantiFERON TB negative"
+    docs = ccr.invoke(query)
+    assert [d.metadata["page"] for d in docs] == [13]
+    assert docs[0].metadata["relevance_score"] >= 0.3
+    assert "threshold" in docs[0].metadata["ctxcompress_rule"]
+    adocs = anyio.run(ccr.ainvoke, query)
+    assert [d.metadata for d in adocs] == [d.metadata for d in docs]
+
+
+def test_scores_are_the_calibrated_probabilities() -> None:
+    from ctxcompress import BM25Scorer
+
+    docs = compressor(top_n=5).compress_documents(DOCS, "hepatitis B antigen")
+    expected = BM25Scorer().score("hepatitis B antigen", [d.page_content for d in DOCS])
+    assert docs[0].metadata["page"] == 14
+    assert docs[0].metadata["relevance_score"] == pytest.approx(max(expected))
+    assert [d.metadata["relevance_score"] for d in docs] == sorted(expected, reverse=True)
+
+
+def test_inside_a_pipeline(retriever) -> None:
+    pipeline = DocumentCompressorPipeline(
+        transformers=[compressor(top_n=3), compressor(threshold=0.3)]
+    )
+    ccr = ContextualCompressionRetriever(base_compressor=pipeline, base_retriever=retriever)
+    assert [d.metadata["page"] for d in ccr.invoke("methotrexate failed weekly")] == [16]
+
+
+def test_own_retriever_without_langchain_classic(retriever) -> None:
+    r = CtxCompressionRetriever(base_retriever=retriever, compressor=compressor(threshold=0.3))
+    assert [d.metadata["page"] for d in r.invoke("hepatitis B surface antigen")] == [14]
+    assert [d.metadata["page"] for d in anyio.run(r.ainvoke, "hepatitis B surface antigen")] == [14]
+
+
+def test_native_async_path() -> None:
+    c = CtxCompressor(scorer=AsyncOnly(), threshold=0.5, token_counter="whitespace")
+    docs = anyio.run(c.acompress_documents, DOCS, "Billing questions")
+    assert [d.metadata["page"] for d in docs] == [33]
+
+
+def test_documents_are_not_mutated() -> None:
+    before = copy.deepcopy(DOCS)
+    kept = compressor(top_n=2).compress_documents(DOCS, "TB screening negative")
+    assert before == DOCS
+    assert all("relevance_score" not in d.metadata for d in DOCS)
+    assert all("relevance_score" in d.metadata for d in kept)
+
+
+def test_empty_input_no_relevant_document_and_budget() -> None:
+    assert compressor().compress_documents([], "anything") == []
+    assert anyio.run(compressor().acompress_documents, [], "anything") == []
+    assert compressor(threshold=0.5).compress_documents(DOCS, "zebra xylophone") == []
+    kept = compressor(max_tokens=12, order="document").compress_documents(
+        DOCS, "TB hepatitis billing"
+    )
+    assert sum(len(d.page_content.split()) for d in kept) <= 12
+
+
+def test_multi_criterion_helper() -> None:
+    out = compress_by_criteria(
+        compressor(top_n=1), DOCS, {"tb": "QuantiFERON TB", "hbv": "hepatitis B antigen"}
+    )
+    assert {k: [d.metadata["page"] for d in v] for k, v in out.items()} == {"tb": [13], "hbv": [14]}
+    assert compress_by_criteria(compressor(), [], ["a", "b"]) == {"c0": [], "c1": []}
+
+
+def test_policy_and_shortcuts_are_exclusive() -> None:
+    from ctxcompress import TopK
+
+    with pytest.raises(ValueError, match="either policy"):
+        compressor(policy=TopK(2), threshold=0.5).compress_documents(DOCS, "q")

@@ -1,0 +1,165 @@
+"""``CtxCompressPostprocessor``: a LlamaIndex node postprocessor over ctxcompress."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import llama_index.core.instrumentation as instrument
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
+from llama_index.core.callbacks import CBEventType, EventPayload
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from ctxcompress import (
+    DEFAULT_POLICY,
+    Compressor,
+    Criterion,
+    Hybrid,
+    Page,
+    Policy,
+    Selection,
+    TokenCounter,
+    load_token_counter,
+)
+
+dispatcher = instrument.get_dispatcher(__name__)
+
+__all__ = ["CtxCompressPostprocessor"]
+
+
+class _PrecountedTokens:
+    """Token counts of what the LLM receives (LLM metadata mode), looked up by page text.
+
+    The scorer sees the EMBED view of a node; the budget must count the LLM view. The
+    compressor counts the text it is given, so counts are fixed up front per job.
+    """
+
+    def __init__(self, inner: TokenCounter, counts: dict[str, int]) -> None:
+        self.inner = inner
+        self.counts = counts
+        self.name = inner.name
+
+    def count(self, text: str) -> int:
+        return self.counts[text] if text in self.counts else self.inner.count(text)
+
+
+class CtxCompressPostprocessor(BaseNodePostprocessor):
+    """Keep the nodes a calibrated scorer finds relevant to the query."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    scorer: Any = Field(
+        default=None, description="ctxcompress scorer object or spec; None = default"
+    )
+    policy: Any = Field(default=None, description="a ctxcompress Policy; or use the shortcuts")
+    threshold: float | None = None
+    top_n: int | None = None
+    max_tokens: int | None = None
+    min_keep: int = 0
+    instruction: str | None = None
+    order: Literal["score", "document"] = "score"
+    token_counter: str = "tiktoken"
+    keep_retrieval_score: bool = False
+    on_error: Literal["raise", "keep"] = "raise"
+
+    _counter: TokenCounter | None = PrivateAttr(default=None)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CtxCompressPostprocessor"
+
+    def _policy(self) -> Policy:
+        shortcut = (self.threshold, self.top_n, self.max_tokens)
+        if self.policy is not None:
+            if any(v is not None for v in shortcut) or self.min_keep:
+                raise ValueError("give either policy or threshold/top_n/max_tokens/min_keep")
+            policy: Policy = self.policy
+            return policy
+        if all(v is None for v in shortcut) and not self.min_keep:
+            return DEFAULT_POLICY
+        return Hybrid(
+            top_k=self.top_n,
+            threshold=self.threshold,
+            max_tokens=self.max_tokens,
+            min_keep=self.min_keep,
+        )
+
+    def _prepare(self, nodes: list[NodeWithScore]) -> tuple[Compressor, list[Page]]:
+        if self._counter is None:
+            self._counter = load_token_counter(self.token_counter)
+        pages = [
+            Page(n.node.get_content(metadata_mode=MetadataMode.EMBED), i)
+            for i, n in enumerate(nodes)
+        ]
+        counts = {
+            p.text: self._counter.count(n.node.get_content(metadata_mode=MetadataMode.LLM))
+            for p, n in zip(pages, nodes, strict=True)
+        }
+        compressor = Compressor(
+            self.scorer,
+            self._policy(),
+            _PrecountedTokens(self._counter, counts),
+            order=self.order,
+            on_error=self.on_error,
+        )
+        return compressor, pages
+
+    def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> Criterion:
+        if query_bundle is None:
+            raise ValueError("CtxCompressPostprocessor needs a query (query_bundle or query_str)")
+        dispatcher.event(
+            ReRankStartEvent(
+                query=query_bundle,
+                nodes=nodes,
+                top_n=self.top_n or len(nodes),
+                model_name=str(getattr(self.scorer, "name", self.scorer or "default")),
+            )
+        )
+        return Criterion("query", query_bundle.query_str, self.instruction)
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        criterion = self._start(nodes, query_bundle)
+        with self.callback_manager.event(
+            CBEventType.RERANKING,
+            payload={EventPayload.NODES: nodes, EventPayload.QUERY_STR: criterion.text},
+        ) as event:
+            kept: list[NodeWithScore] = []
+            if nodes:
+                compressor, pages = self._prepare(nodes)
+                kept = self._kept(nodes, compressor.compress(pages, [criterion]).selections[0])
+            event.on_end(payload={EventPayload.NODES: kept})
+        dispatcher.event(ReRankEndEvent(nodes=kept))
+        return kept
+
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        criterion = self._start(nodes, query_bundle)
+        with self.callback_manager.event(
+            CBEventType.RERANKING,
+            payload={EventPayload.NODES: nodes, EventPayload.QUERY_STR: criterion.text},
+        ) as event:
+            kept: list[NodeWithScore] = []
+            if nodes:
+                compressor, pages = self._prepare(nodes)
+                result = await compressor.acompress(pages, [criterion])
+                kept = self._kept(nodes, result.selections[0])
+            event.on_end(payload={EventPayload.NODES: kept})
+        dispatcher.event(ReRankEndEvent(nodes=kept))
+        return kept
+
+    def _kept(self, nodes: list[NodeWithScore], selection: Selection) -> list[NodeWithScore]:
+        out = []
+        for sp in selection.kept:
+            source = nodes[sp.page.index]
+            node = source.node
+            if self.keep_retrieval_score:
+                # A copy: the retrieved node (often shared with the index) is never mutated.
+                node = node.model_copy(
+                    update={"metadata": {**node.metadata, "retrieval_score": source.score}}
+                )
+            out.append(NodeWithScore(node=node, score=sp.score))
+        return out
