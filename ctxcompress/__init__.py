@@ -13,7 +13,7 @@ import contextlib
 from ._calibration import CalibratedScorer, Calibrator, fit_calibrator, load_calibrator
 from ._chunking import chunk_text, load_document, split_pages
 from ._classify import Classification, LabelDecision, classify
-from ._compressor import DEFAULT_POLICY, Compressor, select_relevant_pages
+from ._compressor import DEFAULT_POLICY, Compressor, build_policy, select_relevant_pages
 from ._exceptions import (
     CtxCompressError,
     InvalidInputError,
@@ -103,6 +103,7 @@ __all__ = [
     "UnknownScorerError",
     "WhitespaceTokenCounter",
     "__version__",
+    "build_policy",
     "chunk_text",
     "classify",
     "fit_calibrator",

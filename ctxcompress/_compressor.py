@@ -36,7 +36,7 @@ from ._types import (
     UnionSelection,
 )
 
-__all__ = ["DEFAULT_POLICY", "Compressor", "OnError", "select_relevant_pages"]
+__all__ = ["DEFAULT_POLICY", "Compressor", "OnError", "build_policy", "select_relevant_pages"]
 
 logger = logging.getLogger("ctxcompress")
 
@@ -48,6 +48,31 @@ ProgressCallback = Callable[[int, int], None]
 DEFAULT_POLICY: Hybrid = Hybrid(top_k=5, threshold=0.1, min_keep=1)
 
 _ORDERS = ("document", "score")
+
+
+def build_policy(
+    policy: Policy | None = None,
+    *,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+    min_keep: int = 0,
+) -> Policy:
+    """A policy from either ``policy`` or the shortcut constraints, never both.
+
+    The shortcuts build a :class:`Hybrid`; with nothing given, :data:`DEFAULT_POLICY`.
+    Every entry point (the CLI, the framework integrations) chooses its policy here.
+    """
+    shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
+    if policy is not None:
+        if shortcut:
+            raise InvalidInputError(
+                "give either policy= or threshold/top_k/max_tokens/min_keep, not both"
+            )
+        return policy
+    if not shortcut:
+        return DEFAULT_POLICY
+    return Hybrid(top_k=top_k, threshold=threshold, max_tokens=max_tokens, min_keep=min_keep)
 
 
 class Compressor:
@@ -365,12 +390,8 @@ def select_relevant_pages(
     Give either a ``policy`` or any of ``threshold``/``top_k``/``max_tokens``/``min_keep``
     (they build a :class:`Hybrid`); with neither, :data:`DEFAULT_POLICY` applies.
     """
-    shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
-    if policy is not None and shortcut:
-        raise InvalidInputError(
-            "give either policy= or threshold/top_k/max_tokens/min_keep, not both"
-        )
-    if shortcut:
-        policy = Hybrid(top_k=top_k, threshold=threshold, max_tokens=max_tokens, min_keep=min_keep)
+    policy = build_policy(
+        policy, threshold=threshold, top_k=top_k, max_tokens=max_tokens, min_keep=min_keep
+    )
     compressor = Compressor(scorer, policy, token_counter, order=order, **options)
     return compressor.compress(pages, [criterion]).selections[0]

@@ -3,6 +3,7 @@
 import ctxcompress
 
 EXPECTED = {
+    "build_policy",
     "CalibratedScorer",
     "Calibrator",
     "fit_calibrator",

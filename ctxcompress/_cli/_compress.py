@@ -7,9 +7,9 @@ import json
 from dataclasses import replace
 
 from .._chunking import chunk_text, load_document, split_pages
-from .._compressor import DEFAULT_POLICY, Compressor
+from .._compressor import Compressor, build_policy
 from .._exceptions import InvalidInputError
-from .._policies import Hybrid, Policy
+from .._policies import Policy
 from .._tokens import load_token_counter
 from .._types import CompressionResult, Criterion, Page
 from ._common import (
@@ -65,16 +65,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _policy(args: argparse.Namespace) -> Policy:
-    if (
-        args.threshold is None
-        and args.top_k is None
-        and args.max_tokens is None
-        and not args.min_keep
-    ):
-        return DEFAULT_POLICY
-    return Hybrid(
-        top_k=args.top_k,
+    return build_policy(
         threshold=args.threshold,
+        top_k=args.top_k,
         max_tokens=args.max_tokens,
         min_keep=args.min_keep,
     )

@@ -10,14 +10,13 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from ctxcompress import (
-    DEFAULT_POLICY,
     CompressionResult,
     Compressor,
     Criterion,
-    Hybrid,
     Policy,
     Scorer,
     Selection,
+    build_policy,
 )
 
 __all__ = ["CtxCompressor", "compress_by_criteria"]
@@ -60,16 +59,11 @@ class CtxCompressor(BaseDocumentCompressor):
         return self._compressor
 
     def _policy(self) -> Policy:
-        shortcut = (self.threshold, self.top_n, self.max_tokens)
-        if self.policy is not None:
-            if any(v is not None for v in shortcut) or self.min_keep:
-                raise ValueError("give either policy or threshold/top_n/max_tokens/min_keep")
-            return self.policy
-        if all(v is None for v in shortcut) and not self.min_keep:
-            return DEFAULT_POLICY
-        return Hybrid(
-            top_k=self.top_n,
+        # Raises InvalidInputError, a ValueError, when both forms are given.
+        return build_policy(
+            self.policy,
             threshold=self.threshold,
+            top_k=self.top_n,
             max_tokens=self.max_tokens,
             min_keep=self.min_keep,
         )

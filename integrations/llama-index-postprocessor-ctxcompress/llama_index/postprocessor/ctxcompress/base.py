@@ -12,14 +12,13 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from ctxcompress import (
-    DEFAULT_POLICY,
     Compressor,
     Criterion,
-    Hybrid,
     Page,
     Policy,
     Selection,
     TokenCounter,
+    build_policy,
     load_token_counter,
 )
 
@@ -70,17 +69,11 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         return "CtxCompressPostprocessor"
 
     def _policy(self) -> Policy:
-        shortcut = (self.threshold, self.top_n, self.max_tokens)
-        if self.policy is not None:
-            if any(v is not None for v in shortcut) or self.min_keep:
-                raise ValueError("give either policy or threshold/top_n/max_tokens/min_keep")
-            policy: Policy = self.policy
-            return policy
-        if all(v is None for v in shortcut) and not self.min_keep:
-            return DEFAULT_POLICY
-        return Hybrid(
-            top_k=self.top_n,
+        # Raises InvalidInputError, a ValueError, when both forms are given.
+        return build_policy(
+            self.policy,
             threshold=self.threshold,
+            top_k=self.top_n,
             max_tokens=self.max_tokens,
             min_keep=self.min_keep,
         )
