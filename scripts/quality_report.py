@@ -16,7 +16,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from ctxcompress import load_scorer
+from ctxcompress import load_scorer, load_token_counter
 from ctxcompress._cli._eval import markdown_report
 from ctxcompress.evaluation import (
     calibrate_cross_validated,
@@ -87,11 +87,12 @@ def main() -> None:
         if not path.is_dir():
             continue
         data = load_dataset(path)
+        counter = load_token_counter("tiktoken")
         runs = {}
         lines += [f"# {title}", ""]
         for spec in args.scorers:
             scorer = load_scorer(spec)
-            items = score_dataset(data, scorer)
+            items = score_dataset(data, scorer, token_counter=counter)
             held, _ = calibrate_cross_validated(items, "isotonic", scorer.name)
             label = spec if spec == scorer.name else f"{spec} (= {scorer.name})"
             for name, run in ((label, items), (f"{label} + isotonic (CV)", held)):

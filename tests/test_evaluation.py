@@ -54,6 +54,15 @@ def test_chars_kept_at_k() -> None:
     assert m.chars_kept_at_k(ITEMS, 1) == pytest.approx((0.2 + 0.25) / 2)
 
 
+def test_tokens_kept_at_k() -> None:
+    with_tokens = [
+        ScoredCriterion("t", "d", (0.9, 0.1), frozenset({0}), (10, 10), None, (3, 1)),
+        ScoredCriterion("u", "d", (0.1, 0.9), frozenset({0}), (10, 10), None, (1, 1)),
+    ]
+    assert m.tokens_kept_at_k(with_tokens, 1) == pytest.approx((3 / 4 + 1 / 2) / 2)
+    assert math.isnan(m.tokens_kept_at_k(ITEMS, 1))  # no token counts: undefined, not zero
+
+
 def test_mrr_and_ndcg() -> None:
     assert m.mrr(ITEMS) == pytest.approx((1 / 1 + 1 / 2) / 2)
     dcg_a = 1 / math.log2(2) + 1 / math.log2(4)
@@ -218,7 +227,7 @@ def test_eval_cli_writes_json_keys_and_png(tmp_path: Path) -> None:
         str(tmp_path / "r.png"),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "| Recall@K |" in proc.stdout
+    assert "| Recall@K |" in proc.stdout and "| tokens kept |" in proc.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     for key in (
         "recall_at_k",
@@ -231,6 +240,7 @@ def test_eval_cli_writes_json_keys_and_png(tmp_path: Path) -> None:
     ):
         assert key in report
     assert report["recall_at_k"]["1"] == 1.0
+    assert 0 < report["tokens_kept_at_k"]["1"] < 1
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -20,6 +20,7 @@ from .._evaluation import (
 from .._evaluation._metrics import ScoredCriterion
 from .._exceptions import InvalidInputError
 from .._scorer import BaseScorer
+from .._tokens import load_token_counter
 from ._common import ProgressBar, UsageError, add_scorer_option, scorer_from_args
 
 __all__ = ["add_parsers"]
@@ -35,6 +36,12 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     p.add_argument("--limit", type=int, help="only the first N criteria (a quick run)")
     add_scorer_option(p)
+    p.add_argument(
+        "--tokenizer",
+        default="tiktoken",
+        metavar="SPEC",
+        help="counts page tokens for the tokens-kept metrics (see compress --tokenizer)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -77,9 +84,13 @@ def _scored(args: argparse.Namespace) -> tuple[list[ScoredCriterion], BaseScorer
         raise UsageError(f"no data folder at {args.data}")
     data = load_dataset(args.data, split=args.split, limit=args.limit)
     scorer = scorer_from_args(args)
+    try:
+        counter = load_token_counter(args.tokenizer)
+    except InvalidInputError as exc:
+        raise UsageError(str(exc)) from exc
     bar = ProgressBar(enabled=not args.no_progress, min_total=20, unit="criteria")
     try:
-        items = score_dataset(data, scorer, progress=bar)
+        items = score_dataset(data, scorer, progress=bar, token_counter=counter)
     finally:
         bar.close()
     return items, scorer, data.name
@@ -115,6 +126,9 @@ def markdown_report(name: str, dataset: str, report: dict[str, Any]) -> str:
         "| Recall@K | " + " | ".join(_fmt(report["recall_at_k"][k]) for k in ks) + " |",
         "| characters kept | "
         + " | ".join(_fmt(report["chars_kept_at_k"][k], True) for k in ks)
+        + " |",
+        "| tokens kept | "
+        + " | ".join(_fmt(report["tokens_kept_at_k"][k], True) for k in ks)
         + " |",
         "",
         f"MRR {_fmt(report['mrr'])} · NDCG@10 {_fmt(report['ndcg_at_10'])} · ECE {_fmt(report['ece'])} · "

@@ -17,6 +17,7 @@ import numpy as np
 from .._calibration import CalibrationMethod, Calibrator, fit_calibrator
 from .._exceptions import InvalidInputError
 from .._scorer import Scorer
+from .._tokens import TokenCounter
 from .._types import Criterion
 from . import _metrics as m
 from ._data import EvalDataset
@@ -41,18 +42,23 @@ def score_dataset(
     *,
     criteria_per_call: int = 32,
     progress: Progress | None = None,
+    token_counter: TokenCounter | None = None,
 ) -> list[m.ScoredCriterion]:
-    """Score every criterion against its document's pages."""
+    """Score every criterion against its document's pages (and count page tokens, when a
+    ``token_counter`` is given, for the tokens-kept metrics)."""
     out: list[m.ScoredCriterion] = []
     total = len(data.criteria)
     for doc, criteria in data.by_document():
         chars = tuple(len(p) for p in doc.pages)
+        tokens = tuple(token_counter.count(p) for p in doc.pages) if token_counter else None
         for start in range(0, len(criteria), criteria_per_call):
             batch = criteria[start : start + criteria_per_call]
             rows = scorer.score_batch([Criterion(c.id, c.text) for c in batch], list(doc.pages))
             for c, row in zip(batch, rows, strict=True):
                 out.append(
-                    m.ScoredCriterion(c.id, c.doc_id, tuple(row), c.relevant, chars, c.label)
+                    m.ScoredCriterion(
+                        c.id, c.doc_id, tuple(row), c.relevant, chars, c.label, tokens
+                    )
                 )
             if progress is not None:
                 progress(len(out), total)
@@ -72,6 +78,7 @@ def evaluate(
         "n_criteria_with_evidence": sum(1 for c in items if c.relevant),
         "recall_at_k": {str(k): _num(m.recall_at_k(items, k)) for k in ks},
         "chars_kept_at_k": {str(k): _num(m.chars_kept_at_k(items, k)) for k in ks},
+        "tokens_kept_at_k": {str(k): _num(m.tokens_kept_at_k(items, k)) for k in ks},
         "k_for_recall_90": k90,
         "chars_kept_at_k_for_recall_90": _num(m.chars_kept_at_k(items, k90)) if k90 else None,
         "mrr": _num(m.mrr(items)),

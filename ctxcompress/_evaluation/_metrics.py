@@ -23,6 +23,7 @@ __all__ = [
     "recall_at_k",
     "reliability_table",
     "threshold_stats",
+    "tokens_kept_at_k",
     "wilson_lower_bound",
 ]
 
@@ -37,6 +38,7 @@ class ScoredCriterion:
     relevant: frozenset[int]
     page_chars: tuple[int, ...]
     label: str | None = None
+    page_tokens: tuple[int, ...] | None = None  # None when no token counter was used
 
     def ranking(self) -> list[int]:
         return sorted(range(len(self.scores)), key=lambda i: (-self.scores[i], i))
@@ -62,6 +64,19 @@ def chars_kept_at_k(items: Sequence[ScoredCriterion], k: int) -> float:
     for c in rows:
         total = sum(c.page_chars) or 1
         shares.append(sum(c.page_chars[i] for i in c.ranking()[:k]) / total)
+    return float(np.mean(shares))
+
+
+def tokens_kept_at_k(items: Sequence[ScoredCriterion], k: int) -> float:
+    """Mean share of a document's tokens in its top ``k`` pages (criteria with evidence)."""
+    rows = [c for c in _with_evidence(items) if c.page_tokens is not None]
+    if not rows:
+        return math.nan
+    shares = []
+    for c in rows:
+        assert c.page_tokens is not None
+        total = sum(c.page_tokens) or 1
+        shares.append(sum(c.page_tokens[i] for i in c.ranking()[:k]) / total)
     return float(np.mean(shares))
 
 
