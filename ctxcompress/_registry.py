@@ -101,7 +101,17 @@ def _register_builtins() -> None:
     # Until the embedded model scorer ships, the default is BM25; the scorer's name in every
     # result says which scorer actually ran.
     register_scheme("default", bm25)
+
+    def model_dir(argument: str, **options: Any) -> BaseScorer:
+        from ._onnx import CrossEncoderScorer, read_description
+
+        kind = read_description(Path(argument)).kind
+        if kind != "cross-encoder":
+            raise UnknownScorerError(f"{kind} model directories are not available in this version")
+        return CrossEncoderScorer(argument, **options)
+
     register_scheme("remote", remote, usage="remote:<provider>[/<model>]")
+    register_scheme(PATH_SCHEME, model_dir, usage="<model directory>")
 
 
 _register_builtins()

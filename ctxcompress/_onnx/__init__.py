@@ -1,0 +1,23 @@
+"""Local ONNX rerankers: sessions with checked execution providers, model directories,
+the cross-encoder scorer."""
+
+from ._cross_encoder import PRECISION_FILES, CrossEncoderScorer
+from ._description import DESCRIPTION_FILE, ModelDescription, read_description
+from ._session import (
+    ExecutionProviderError,
+    ProviderFallbackWarning,
+    create_session,
+    resolve_providers,
+)
+
+__all__ = [
+    "DESCRIPTION_FILE",
+    "PRECISION_FILES",
+    "CrossEncoderScorer",
+    "ExecutionProviderError",
+    "ModelDescription",
+    "ProviderFallbackWarning",
+    "create_session",
+    "read_description",
+    "resolve_providers",
+]

@@ -1,0 +1,212 @@
+"""A cross-encoder reranker (BERT family) on onnxruntime, scoring (criterion, page) pairs.
+
+Pairs are tokenised with the model's ``tokenizer.json`` (the Rust ``tokenizers`` library),
+sorted by length and batched under a token budget (not a fixed pair count), then unsorted.
+A page longer than the model's window is scored over overlapping windows and the window
+scores aggregated (max by default); the scorer records which pages were windowed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._exceptions import InvalidInputError, MissingDependencyError, ScoringError
+from .._scorer import BaseScorer
+from .._types import Criterion
+from ._description import ModelDescription, read_description
+from ._session import Providers, create_session
+
+__all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
+
+PRECISION_FILES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
+Aggregation = Literal["max", "mean_top2"]
+
+
+class CrossEncoderScorer(BaseScorer):
+    """Scores with a cross-encoder exported to ``model_dir`` (see ``ModelDescription``).
+
+    ``precision`` picks ``model.onnx`` (fp32), ``model_fp16.onnx`` or ``model_int8.onnx``;
+    the default is fp16 when a GPU provider is asked for and present, else fp32.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike[str],
+        *,
+        precision: Literal["fp32", "fp16", "int8"] | None = None,
+        providers: Providers = "auto",
+        max_length: int | None = None,
+        batch_tokens: int = 8192,
+        window_stride: float = 0.5,
+        aggregation: Aggregation = "max",
+        strict: bool = False,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
+        root = Path(model_dir).expanduser()
+        self.description: ModelDescription = read_description(root)
+        if self.description.kind != "cross-encoder":
+            raise InvalidInputError(f"{root} holds a {self.description.kind}, not a cross-encoder")
+        if aggregation not in ("max", "mean_top2"):
+            raise InvalidInputError(
+                f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
+            )
+        if not 0 < window_stride <= 1:
+            raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
+        if batch_tokens < 1:
+            raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
+        precision = precision or "fp32"
+        if precision not in PRECISION_FILES:
+            raise InvalidInputError(
+                f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}"
+            )
+        model_file = root / PRECISION_FILES[precision]
+        if not model_file.is_file():
+            present = [p for p, f in PRECISION_FILES.items() if (root / f).is_file()]
+            raise InvalidInputError(
+                f"{root} has no {precision} model ({model_file.name}); present: {', '.join(present) or 'none'}"
+            )
+        self.session = create_session(
+            model_file, providers, strict=strict, intra_op_threads=intra_op_threads
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        # Pairs are truncated (a safety net behind windowing); single texts are measured whole.
+        self._measure = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self._measure.no_padding()
+        self._measure.no_truncation()
+        self.max_length = min(
+            max_length or self.description.max_length, self.description.max_length
+        )
+        self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
+        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        self.batch_tokens = batch_tokens
+        self.window_stride = window_stride
+        self.aggregation = aggregation
+        self.precision = precision
+        self.name = f"onnx:{root.name}/{precision}"
+        # (criterion id, page index) -> number of windows, for pages longer than the model.
+        self.last_windowed: dict[tuple[str, int], int] = {}
+
+    def _windows(self, query: str, page: str) -> list[str]:
+        budget = self.max_length - len(self._measure.encode(query, add_special_tokens=False).ids)
+        budget -= self.tokenizer.num_special_tokens_to_add(is_pair=True)
+        if budget < 8:
+            raise InvalidInputError(
+                f"criterion too long for a {self.max_length}-token model: {query[:60]!r}"
+            )
+        offsets = self._measure.encode(page, add_special_tokens=False).offsets
+        if len(offsets) <= budget:
+            return [page]
+        step = max(1, int(budget * self.window_stride))
+        windows = []
+        for start in range(0, len(offsets), step):
+            end = min(start + budget, len(offsets))
+            windows.append(page[offsets[start][0] : offsets[end - 1][1]])
+            if end == len(offsets):
+                break
+        return windows
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        pairs: list[tuple[str, str]] = []
+        owners: list[tuple[int, int]] = []
+        self.last_windowed = {}
+        for ci, criterion in enumerate(criteria):
+            query = (
+                criterion.text
+                if not criterion.instruction
+                else f"{criterion.instruction}\n{criterion.text}"
+            )
+            for pi, text in enumerate(texts):
+                windows = self._windows(query, text)
+                if len(windows) > 1:
+                    self.last_windowed[(criterion.id, pi)] = len(windows)
+                pairs.extend((query, w) for w in windows)
+                owners.extend([(ci, pi)] * len(windows))
+        scores = self.score_pairs(pairs)
+        per_pair: dict[tuple[int, int], list[float]] = {}
+        for owner, s in zip(owners, scores, strict=True):
+            per_pair.setdefault(owner, []).append(s)
+        rows = []
+        for ci in range(len(criteria)):
+            row = []
+            for pi in range(len(texts)):
+                values = sorted(per_pair[(ci, pi)], reverse=True)
+                row.append(values[0] if self.aggregation == "max" else float(np.mean(values[:2])))
+            rows.append(row)
+        return rows
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Probabilities for (query, passage) pairs, batched by length under a token budget."""
+        encodings = self.tokenizer.encode_batch(list(pairs))
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros(len(encodings), dtype=np.float64)
+        batch: list[int] = []
+        for i in order:
+            longest = len(encodings[i].ids)  # sorted: the newest item is the longest
+            if batch and longest * (len(batch) + 1) > self.batch_tokens:
+                self._run_isolating(batch, encodings, pairs, out)
+                batch = []
+            batch.append(i)
+        if batch:
+            self._run_isolating(batch, encodings, pairs, out)
+        return [float(v) for v in out]
+
+    def _run_isolating(
+        self,
+        batch: list[int],
+        encodings: Any,
+        pairs: Sequence[tuple[str, str]],
+        out: np.ndarray[Any, Any],
+    ) -> None:
+        # A failing batch is retried in halves to isolate the bad input, then reported.
+        try:
+            out[batch] = self._run(batch, encodings)
+        except Exception as exc:
+            if len(batch) == 1:
+                query, passage = pairs[batch[0]]
+                raise ScoringError(
+                    f"{self.name} failed on the pair ({query[:40]!r}, {passage[:40]!r}): {exc}"
+                ) from exc
+            half = len(batch) // 2
+            self._run_isolating(batch[:half], encodings, pairs, out)
+            self._run_isolating(batch[half:], encodings, pairs, out)
+
+    def _run(self, batch: list[int], encodings: Any) -> np.ndarray[Any, Any]:
+        width = max(len(encodings[i].ids) for i in batch)
+        feeds = {name: np.zeros((len(batch), width), dtype=np.int64) for name in self.input_names}
+        if "input_ids" in feeds:
+            feeds["input_ids"].fill(self.pad_id)
+        for row, i in enumerate(batch):
+            enc = encodings[i]
+            n = len(enc.ids)
+            if "input_ids" in feeds:
+                feeds["input_ids"][row, :n] = enc.ids
+            if "attention_mask" in feeds:
+                feeds["attention_mask"][row, :n] = 1
+            if "token_type_ids" in feeds:
+                feeds["token_type_ids"][row, :n] = enc.type_ids
+        logits = np.asarray(self.session.run(None, feeds)[0], dtype=np.float64)
+        return _activate(logits, self.description.activation)
+
+
+def _activate(logits: np.ndarray[Any, Any], activation: str) -> np.ndarray[Any, Any]:
+    if (logits.ndim == 2 and logits.shape[1] == 2) or activation == "softmax":
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        probs: np.ndarray[Any, Any] = (e[:, -1] / e.sum(axis=1)).astype(np.float64)
+        return probs
+    flat = logits.reshape(len(logits), -1)[:, 0]
+    if activation == "none":
+        return flat
+    sigmoid: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-flat))
+    return sigmoid

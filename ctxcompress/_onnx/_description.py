@@ -1,0 +1,41 @@
+"""The small JSON description that sits beside a model's ONNX files (``ctxcompress.json``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .._exceptions import InvalidInputError
+
+__all__ = ["DESCRIPTION_FILE", "ModelDescription", "read_description"]
+
+DESCRIPTION_FILE = "ctxcompress.json"
+
+
+class ModelDescription(BaseModel):
+    """What a model directory holds and how to run it. Frozen: a description is a fact."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["cross-encoder", "decoder-reranker", "bi-encoder"]
+    activation: Literal["sigmoid", "softmax", "none"] = "sigmoid"
+    max_length: int = Field(default=512, ge=8)
+    input_names: tuple[str, ...] = ("input_ids", "attention_mask")
+    prompt_template: str | None = None
+    license: str | None = None
+    source: str | None = None
+
+
+def read_description(model_dir: Path) -> ModelDescription:
+    file = model_dir / DESCRIPTION_FILE
+    if not file.is_file():
+        raise InvalidInputError(
+            f"{model_dir} has no {DESCRIPTION_FILE} (not a ctxcompress model directory)"
+        )
+    try:
+        return ModelDescription.model_validate(json.loads(file.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise InvalidInputError(f"{file}: invalid model description: {exc}") from exc

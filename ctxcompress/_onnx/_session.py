@@ -1,0 +1,110 @@
+"""Building onnxruntime sessions with explicit execution providers, and checking them.
+
+Asking for CUDA and silently running on the CPU is the classic ONNX failure: after a
+session is built, the providers that actually loaded are compared with those asked for,
+and a missing GPU provider warns (or raises with ``strict=True``) naming the likely cause.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from .._exceptions import CtxCompressError, MissingDependencyError
+
+__all__ = [
+    "ExecutionProviderError",
+    "ProviderFallbackWarning",
+    "create_session",
+    "resolve_providers",
+]
+
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+Providers = Literal["auto", "cpu", "cuda"] | Sequence[str]
+GraphOptimization = Literal["disable", "basic", "extended", "all"]
+
+
+class ExecutionProviderError(CtxCompressError):
+    """A requested execution provider did not load (raised with ``strict=True``)."""
+
+
+class ProviderFallbackWarning(UserWarning):
+    """A requested GPU execution provider did not load; the session runs on the CPU."""
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise MissingDependencyError("onnxruntime", "onnx", "local ONNX models") from exc
+    return onnxruntime
+
+
+def resolve_providers(providers: Providers = "auto") -> list[str]:
+    """``"auto"``: TensorRT/CUDA where this onnxruntime has them, then CPU; ``"cpu"``;
+    ``"cuda"``; or an explicit list of provider names, kept in order."""
+    available = _ort().get_available_providers()
+    if providers == "auto":
+        return [p for p in GPU_PROVIDERS if p in available] + ["CPUExecutionProvider"]
+    if providers == "cpu":
+        return ["CPUExecutionProvider"]
+    if providers == "cuda":
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if isinstance(providers, str) or not providers:
+        raise ValueError(f"providers must be 'auto', 'cpu', 'cuda' or a list, got {providers!r}")
+    return list(providers)
+
+
+def _fallback_reason(missing: list[str], available: list[str]) -> str:
+    if "CUDAExecutionProvider" not in available:
+        return (
+            "this onnxruntime has no CUDA provider: install onnxruntime-gpu "
+            "(pip install 'ctxcompress[gpu]') instead of onnxruntime"
+        )
+    return (
+        "onnxruntime-gpu is installed but the provider failed to load: the CUDA or cuDNN "
+        "libraries it was built for are missing or of another version"
+    )
+
+
+def create_session(
+    path: str | os.PathLike[str],
+    providers: Providers = "auto",
+    *,
+    device_id: int = 0,
+    intra_op_threads: int | None = None,
+    inter_op_threads: int | None = None,
+    graph_optimization: GraphOptimization = "all",
+    strict: bool = False,
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` whose loaded providers were checked."""
+    ort = _ort()
+    wanted = resolve_providers(providers)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[graph_optimization]
+    if intra_op_threads:
+        options.intra_op_num_threads = intra_op_threads
+    if inter_op_threads:
+        options.inter_op_num_threads = inter_op_threads
+    with_options: list[Any] = [
+        (p, {"device_id": device_id}) if p in GPU_PROVIDERS else p for p in wanted
+    ]
+    session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
+    loaded = session.get_providers()
+    missing = [p for p in wanted if p in GPU_PROVIDERS and p not in loaded]
+    if missing:
+        message = (
+            f"asked for {', '.join(missing)} but the session runs on {', '.join(loaded)}: "
+            f"{_fallback_reason(missing, ort.get_available_providers())}"
+        )
+        if strict:
+            raise ExecutionProviderError(message)
+        warnings.warn(message, ProviderFallbackWarning, stacklevel=2)
+    return session

@@ -1,0 +1,90 @@
+"""The ONNX cross-encoder against PyTorch references recorded by scripts/make_tiny_models.py."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ctxcompress import Compressor, InvalidInputError, TopK, load_scorer
+from ctxcompress._onnx import (
+    CrossEncoderScorer,
+    ExecutionProviderError,
+    ProviderFallbackWarning,
+    create_session,
+    resolve_providers,
+)
+
+MODEL = Path(__file__).parent / "fixtures" / "tiny-bert-cross-encoder"
+REFERENCE = json.loads((MODEL / "reference.json").read_text())
+
+
+def test_fp32_matches_pytorch() -> None:
+    scorer = CrossEncoderScorer(MODEL, providers="cpu")
+    scores = scorer.score_pairs([(r["query"], r["passage"]) for r in REFERENCE])
+    for got, ref in zip(scores, REFERENCE, strict=True):
+        assert abs(got - ref["probability"]) < 1e-4
+
+
+def test_int8_keeps_the_ranking() -> None:
+    pairs = [(r["query"], r["passage"]) for r in REFERENCE]
+    scores = CrossEncoderScorer(MODEL, precision="int8", providers="cpu").score_pairs(pairs)
+    ref = [r["probability"] for r in REFERENCE]
+    assert sorted(range(len(ref)), key=ref.__getitem__) == sorted(
+        range(len(scores)), key=scores.__getitem__
+    )
+
+
+def test_batching_under_any_token_budget_gives_the_same_scores() -> None:
+    pairs = [(r["query"], r["passage"]) for r in REFERENCE] * 3
+    one = CrossEncoderScorer(MODEL, providers="cpu", batch_tokens=1).score_pairs(pairs)
+    many = CrossEncoderScorer(MODEL, providers="cpu", batch_tokens=100_000).score_pairs(pairs)
+    assert one == pytest.approx(many, abs=1e-6)
+
+
+def test_long_page_is_windowed_and_flagged() -> None:
+    scorer = CrossEncoderScorer(MODEL, providers="cpu")
+    long_page = " ".join(r["passage"] for r in REFERENCE) * 3  # far past 64 tokens
+    [[short, long]] = scorer.score_batch(
+        ["Was tuberculosis screening negative?"], ["QuantiFERON negative", long_page]
+    )
+    assert 0 <= long <= 1 and 0 <= short <= 1
+    assert scorer.last_windowed[("c0", 1)] >= 5
+    assert ("c0", 0) not in scorer.last_windowed
+
+
+def test_model_directory_spec_and_compressor() -> None:
+    scorer = load_scorer(str(MODEL), providers="cpu")
+    assert (
+        isinstance(scorer, CrossEncoderScorer)
+        and scorer.name == "onnx:tiny-bert-cross-encoder/fp32"
+    )
+    result = Compressor(scorer, TopK(1), "whitespace").compress(
+        [r["passage"] for r in REFERENCE[:4]], "tuberculosis"
+    )
+    assert len(result["c0"].kept) == 1
+
+
+def test_bad_model_directories(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"ctxcompress\.json"):
+        CrossEncoderScorer(tmp_path)
+    with pytest.raises(InvalidInputError, match="no fp16 model"):
+        CrossEncoderScorer(MODEL, precision="fp16")
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider'")
+def test_cuda_asked_where_unavailable_warns_or_raises() -> None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA; the fallback cannot be provoked here")
+    assert resolve_providers("auto") == ["CPUExecutionProvider"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_session(MODEL / "model.onnx", "cuda")
+    [warning] = [w for w in caught if issubclass(w.category, ProviderFallbackWarning)]
+    assert "onnxruntime-gpu" in str(warning.message)
+    with pytest.raises(ExecutionProviderError, match="CUDAExecutionProvider"):
+        create_session(MODEL / "model.onnx", "cuda", strict=True)
