@@ -88,3 +88,35 @@ def test_cuda_asked_where_unavailable_warns_or_raises() -> None:
     assert "onnxruntime-gpu" in str(warning.message)
     with pytest.raises(ExecutionProviderError, match="CUDAExecutionProvider"):
         create_session(MODEL / "model.onnx", "cuda", strict=True)
+
+
+def test_cli_scores_with_a_model_directory(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pages = tmp_path / "pages.json"
+    pages.write_text(json.dumps([r["passage"] for r in REFERENCE[:2]]))
+    args = [
+        sys.executable,
+        "-m",
+        "ctxcompress",
+        "score",
+        "--scorer",
+        str(MODEL),
+        "--criterion",
+        REFERENCE[0]["query"],
+        "--pages",
+        str(pages),
+        "--precision",
+        "int8",
+        "--providers",
+        "cpu",
+    ]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["scorer"] == "onnx:tiny-bert-cross-encoder/int8" and len(out["scores"]) == 2
+    bm25 = subprocess.run(
+        [*args[:5], "bm25", *args[6:]], capture_output=True, text=True, timeout=120
+    )
+    assert bm25.returncode == 2 and "no option" in bm25.stderr

@@ -43,11 +43,28 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="base URL of a remote rerank API (default: the provider's environment variable)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "int8"],
+        help="which ONNX file of a model directory to run (default fp32)",
+    )
+    parser.add_argument(
+        "--providers",
+        metavar="LIST",
+        help="ONNX execution providers: auto, cpu, cuda, or comma-separated provider names",
+    )
 
 
 def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
     """Build the scorer named by --scorer (and --base-url); bad specs are usage errors."""
-    options = {"base_url": args.base_url} if args.base_url else {}
+    options: dict[str, object] = {}
+    if args.base_url:
+        options["base_url"] = args.base_url
+    if args.precision:
+        options["precision"] = args.precision
+    if args.providers:
+        named = args.providers in ("auto", "cpu", "cuda")
+        options["providers"] = args.providers if named else args.providers.split(",")
     try:
         return load_scorer(args.scorer, **options)
     except InvalidInputError as exc:
