@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import llama_index.core.instrumentation as instrument
@@ -98,50 +100,52 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         )
         return compressor, pages
 
-    def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> Criterion:
+    @contextmanager
+    def _reranking(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> Iterator[tuple[Criterion, list[NodeWithScore]]]:
+        """The events LlamaIndex rerankers emit around a rerank, shared by sync and async.
+
+        Yields the criterion and a list the caller fills with the kept nodes.
+        """
         if query_bundle is None:
             raise ValueError("CtxCompressPostprocessor needs a query (query_bundle or query_str)")
+        model_name = str(getattr(self.scorer, "name", self.scorer or "default"))
         dispatcher.event(
             ReRankStartEvent(
                 query=query_bundle,
                 nodes=nodes,
                 top_n=self.top_n or len(nodes),
-                model_name=str(getattr(self.scorer, "name", self.scorer or "default")),
+                model_name=model_name,
             )
         )
-        return Criterion("query", query_bundle.query_str, self.instruction)
-
-    def _postprocess_nodes(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
-    ) -> list[NodeWithScore]:
-        criterion = self._start(nodes, query_bundle)
+        criterion = Criterion("query", query_bundle.query_str, self.instruction)
+        kept: list[NodeWithScore] = []
         with self.callback_manager.event(
             CBEventType.RERANKING,
             payload={EventPayload.NODES: nodes, EventPayload.QUERY_STR: criterion.text},
         ) as event:
-            kept: list[NodeWithScore] = []
-            if nodes:
-                compressor, pages = self._prepare(nodes)
-                kept = self._kept(nodes, compressor.compress(pages, [criterion]).selections[0])
+            yield criterion, kept
             event.on_end(payload={EventPayload.NODES: kept})
         dispatcher.event(ReRankEndEvent(nodes=kept))
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        with self._reranking(nodes, query_bundle) as (criterion, kept):
+            if nodes:
+                compressor, pages = self._prepare(nodes)
+                kept += self._kept(nodes, compressor.compress(pages, [criterion]).selections[0])
         return kept
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        criterion = self._start(nodes, query_bundle)
-        with self.callback_manager.event(
-            CBEventType.RERANKING,
-            payload={EventPayload.NODES: nodes, EventPayload.QUERY_STR: criterion.text},
-        ) as event:
-            kept: list[NodeWithScore] = []
+        with self._reranking(nodes, query_bundle) as (criterion, kept):
             if nodes:
                 compressor, pages = self._prepare(nodes)
                 result = await compressor.acompress(pages, [criterion])
-                kept = self._kept(nodes, result.selections[0])
-            event.on_end(payload={EventPayload.NODES: kept})
-        dispatcher.event(ReRankEndEvent(nodes=kept))
+                kept += self._kept(nodes, result.selections[0])
         return kept
 
     def _kept(self, nodes: list[NodeWithScore], selection: Selection) -> list[NodeWithScore]:
