@@ -1,0 +1,88 @@
+"""`ctxcompress export` on a fresh random transformers BERT: ONNX scores match PyTorch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from ctxcompress._onnx import CrossEncoderScorer  # noqa: E402
+
+WORDS = (
+    "the patient failed methotrexate after six months tuberculosis screening was negative "
+    "revenue grew ten percent billing statement copay due hepatitis antigen"
+).split()
+PAIRS = [
+    ("was tuberculosis screening negative", "tuberculosis screening was negative"),
+    ("the patient failed methotrexate", "billing statement copay due"),
+    ("revenue grew", "revenue grew ten percent after six months"),
+]
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hf") / "random-bert"
+    root.mkdir()
+    vocab = root / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab))
+    torch.manual_seed(7)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
+    model = transformers.BertForSequenceClassification(config)
+    model.save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    return root
+
+
+def reference_logits(src: Path) -> np.ndarray:
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(src))
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
+    enc = tokenizer([q for q, _ in PAIRS], [p for _, p in PAIRS], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        return model(**enc).logits[:, 0].numpy()
+
+
+def test_export_then_score_matches_transformers(saved_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "onnx-model"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctxcompress", "export", str(saved_model), str(out), "--int8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "max |logit difference|" in proc.stdout
+    assert {"model.onnx", "model_int8.onnx", "tokenizer.json", "ctxcompress.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert json.loads((out / "ctxcompress.json").read_text())["kind"] == "cross-encoder"
+    scores = CrossEncoderScorer(out, providers="cpu").score_pairs(PAIRS)
+    logits = np.log(np.array(scores) / (1 - np.array(scores)))  # back from sigmoid
+    assert np.max(np.abs(logits - reference_logits(saved_model))) < 1e-4
+
+
+def test_export_refuses_a_non_empty_target(saved_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctxcompress", "export", str(saved_model), str(tmp_path / "taken")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and "not empty" in proc.stderr
