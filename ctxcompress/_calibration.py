@@ -16,7 +16,6 @@ and :class:`CalibratedScorer` refuses to apply it to any other scorer.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -219,7 +218,3 @@ class CalibratedScorer(BaseScorer):
             return await super()._ascore_many(criteria, texts)
         rows: list[list[float]] = await native(criteria, texts)
         return [self.calibrator(row) for row in rows]
-
-
-def _finite(value: float) -> bool:
-    return math.isfinite(value)

@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from .._calibration import CalibrationMethod, Calibrator, fit_calibrator
 from .._exceptions import InvalidInputError
 from .._scorer import Scorer
@@ -158,8 +156,3 @@ def apply_calibrator(
     items: Sequence[m.ScoredCriterion], calibrator: Calibrator
 ) -> list[m.ScoredCriterion]:
     return [replace(c, scores=tuple(calibrator(list(c.scores)))) for c in items]
-
-
-def mean_or_nan(values: Sequence[float]) -> float:
-    clean = [v for v in values if not math.isnan(v)]
-    return float(np.mean(clean)) if clean else math.nan

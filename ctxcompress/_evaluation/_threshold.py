@@ -89,7 +89,6 @@ def cross_validated_threshold(
 ) -> dict[str, Any]:
     """Choose on k-1 folds, measure on the held-out fold; then choose on all the data."""
     parts = folds_by_document(items, folds, seed)
-    held: list[m.ScoredCriterion] = []
     fold_rows = []
     kept_rel = total_rel = 0
     for part in parts:
@@ -112,7 +111,6 @@ def cross_validated_threshold(
                 "held_out_chars_kept": stats["chars_kept"],
             }
         )
-        held.extend(test)
     final = choose_threshold(items, target_recall, confidence=confidence, conservative=conservative)
     at_final = m.threshold_stats(items, final.threshold)
     return {

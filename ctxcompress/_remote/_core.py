@@ -59,11 +59,6 @@ class PlannedRequest:
     documents: tuple[str, ...]
     content: bytes = field(compare=False, repr=False)
 
-    @property
-    def body(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.content)
-        return parsed
-
 
 # Stands in for the documents array while the rest of a body is encoded; see _encode.
 _DOCS_PLACEHOLDER = "\x00ctxcompress-documents\x00"
