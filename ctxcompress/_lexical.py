@@ -126,12 +126,11 @@ class BM25Scorer(BaseScorer):
                     scores[i] += qtf * idf * f * (self.k1 + 1) / (f + norm)
         return scores
 
-    def _probabilities(self, index: _Index, criterion: Criterion) -> list[float]:
-        text = (
-            criterion.text
-            if not criterion.instruction
-            else f"{criterion.instruction} {criterion.text}"
-        )
+    def _features(self, index: _Index, text: str) -> list[tuple[float, float]]:
+        """(z, coverage) per page for a query ``text``: the inputs of the probability map.
+
+        scripts/fit_bm25_mapping.py fits the map's constants on exactly these features.
+        """
         query = Counter(tokenize(text))
         scores = self._bm25(index, query)
         n = len(scores)
@@ -147,6 +146,16 @@ class BM25Scorer(BaseScorer):
                 coverage = matched / total_weight
             else:
                 coverage = 0.0
-            logit = Z_WEIGHT * z + COVERAGE_WEIGHT * coverage + BIAS
-            out.append(1.0 / (1.0 + math.exp(-logit)))
+            out.append((z, coverage))
         return out
+
+    def _probabilities(self, index: _Index, criterion: Criterion) -> list[float]:
+        text = (
+            criterion.text
+            if not criterion.instruction
+            else f"{criterion.instruction} {criterion.text}"
+        )
+        return [
+            1.0 / (1.0 + math.exp(-(Z_WEIGHT * z + COVERAGE_WEIGHT * coverage + BIAS)))
+            for z, coverage in self._features(index, text)
+        ]

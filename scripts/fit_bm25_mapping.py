@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections import Counter
 from pathlib import Path
 
-from ctxcompress._lexical import BM25Scorer, _Index, tokenize
+from ctxcompress._lexical import BM25Scorer, _Index
 
 
 def features(data_dir: Path) -> list[tuple[float, float, int]]:
@@ -30,20 +29,11 @@ def features(data_dir: Path) -> list[tuple[float, float, int]]:
     indexes: dict[str, _Index] = {}
     for line in (data_dir / "criteria.jsonl").open():
         c = json.loads(line)
-        pages = docs[c["doc_id"]]
-        index = indexes.setdefault(c["doc_id"], _Index.build(pages))
-        query = Counter(tokenize(c["criterion"]))
-        scores = scorer._bm25(index, query)
-        n = len(scores)
-        mean = sum(scores) / n
-        std = math.sqrt(sum((s - mean) ** 2 for s in scores) / n)
-        weights = {t: index.idf.get(t, index.unseen_idf()) for t in query}
-        total = sum(weights.values()) or 1.0
+        index = indexes.setdefault(c["doc_id"], _Index.build(docs[c["doc_id"]]))
         relevant = set(c["relevant_pages"])
-        for i, s in enumerate(scores):
-            z = (s - mean) / std if n >= 3 and std > 1e-12 else 0.0
-            cov = sum(w for t, w in weights.items() if t in index.term_freqs[i]) / total
-            rows.append((z, cov, int(i in relevant)))
+        # The scorer's own features, so the fitted constants match what it computes.
+        for i, (z, coverage) in enumerate(scorer._features(index, c["criterion"])):
+            rows.append((z, coverage, int(i in relevant)))
     return rows
 
 
