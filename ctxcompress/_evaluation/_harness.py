@@ -121,12 +121,6 @@ def folds_by_document(
     return [set(ids[i::k]) for i in range(k)]
 
 
-def _pairs(items: Sequence[m.ScoredCriterion]) -> tuple[list[float], list[int]]:
-    scores = [s for c in items for s in c.scores]
-    labels = [int(i in c.relevant) for c in items for i in range(len(c.scores))]
-    return scores, labels
-
-
 def calibrate_cross_validated(
     items: Sequence[m.ScoredCriterion],
     method: CalibrationMethod,
@@ -145,10 +139,10 @@ def calibrate_cross_validated(
         test = [c for c in items if c.id in part]
         if not test:
             continue
-        calibrator = fit_calibrator(*_pairs(train), method, scorer_id)
+        calibrator = fit_calibrator(*m.score_label_pairs(train), method, scorer_id)
         for c in test:
             held_out[c.id] = replace(c, scores=tuple(calibrator(list(c.scores))))
-    final = fit_calibrator(*_pairs(items), method, scorer_id, fitted_on=fitted_on)
+    final = fit_calibrator(*m.score_label_pairs(items), method, scorer_id, fitted_on=fitted_on)
     return [held_out[c.id] for c in items], final
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ndcg_at_k",
     "recall_at_k",
     "reliability_table",
+    "score_label_pairs",
     "threshold_stats",
     "tokens_kept_at_k",
     "wilson_lower_bound",
@@ -123,9 +124,10 @@ def ndcg_at_k(items: Sequence[ScoredCriterion], k: int = 10) -> float:
     return float(np.mean(out))
 
 
-def _pairs(
+def score_label_pairs(
     items: Sequence[ScoredCriterion],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Every (criterion, page) pair flattened: its score, and 1.0 if relevant else 0.0."""
     scores = np.array([s for c in items for s in c.scores], dtype=np.float64)
     labels = np.array([float(i in c.relevant) for c in items for i in range(len(c.scores))])
     return scores, labels
@@ -133,7 +135,7 @@ def _pairs(
 
 def reliability_table(items: Sequence[ScoredCriterion], bins: int = 10) -> list[dict[str, float]]:
     """Per equal-width probability bin: pairs, mean predicted probability, observed rate."""
-    scores, labels = _pairs(items)
+    scores, labels = score_label_pairs(items)
     index = np.minimum((scores * bins).astype(int), bins - 1)
     table = []
     for b in range(bins):
