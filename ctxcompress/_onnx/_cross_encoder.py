@@ -97,14 +97,18 @@ class CrossEncoderScorer(BaseScorer):
         # (criterion id, page index) -> number of windows, for pages longer than the model.
         self.last_windowed: dict[tuple[str, int], int] = {}
 
-    def _windows(self, query: str, page: str) -> list[str]:
+    def _page_budget(self, query: str) -> int:
+        """How many page tokens fit beside ``query`` in one model window."""
         budget = self.max_length - len(self._measure.encode(query, add_special_tokens=False).ids)
         budget -= self.tokenizer.num_special_tokens_to_add(is_pair=True)
         if budget < 8:
             raise InvalidInputError(
                 f"criterion too long for a {self.max_length}-token model: {query[:60]!r}"
             )
-        offsets = self._measure.encode(page, add_special_tokens=False).offsets
+        return budget
+
+    def _windows(self, page: str, offsets: Sequence[tuple[int, int]], budget: int) -> list[str]:
+        """The page itself, or overlapping windows of at most ``budget`` tokens."""
         if len(offsets) <= budget:
             return [page]
         step = max(1, int(budget * self.window_stride))
@@ -120,14 +124,19 @@ class CrossEncoderScorer(BaseScorer):
         pairs: list[tuple[str, str]] = []
         owners: list[tuple[int, int]] = []
         self.last_windowed = {}
+        # Each page is measured once for the whole batch, not once per criterion.
+        offsets = [
+            e.offsets for e in self._measure.encode_batch(list(texts), add_special_tokens=False)
+        ]
         for ci, criterion in enumerate(criteria):
             query = (
                 criterion.text
                 if not criterion.instruction
                 else f"{criterion.instruction}\n{criterion.text}"
             )
+            budget = self._page_budget(query)
             for pi, text in enumerate(texts):
-                windows = self._windows(query, text)
+                windows = self._windows(text, offsets[pi], budget)
                 if len(windows) > 1:
                     self.last_windowed[(criterion.id, pi)] = len(windows)
                 pairs.extend((query, w) for w in windows)
