@@ -35,6 +35,17 @@ def sc(
     )
 
 
+# The --json keys issue 7 names as a contract for other tools.
+STABLE_KEYS = (
+    "recall_at_k",
+    "chars_kept_at_k",
+    "k_for_recall_90",
+    "mrr",
+    "ndcg_at_10",
+    "ece",
+    "n_criteria",
+)
+
 # Two criteria over 4 pages. A: relevant {1, 3}, ranking [1, 0, 3, 2].
 # B: relevant {2}, ranking [0, 2, 1, 3] (tie 0.5/0.5 broken by page order).
 A = sc("a", [0.8, 0.9, 0.1, 0.3], {1, 3}, [100, 200, 300, 400])
@@ -103,15 +114,7 @@ def test_wilson_bound() -> None:
 
 def test_report_keys_are_stable() -> None:
     report = evaluate(ITEMS)
-    for key in (
-        "recall_at_k",
-        "chars_kept_at_k",
-        "k_for_recall_90",
-        "mrr",
-        "ndcg_at_10",
-        "ece",
-        "n_criteria",
-    ):
+    for key in STABLE_KEYS:
         assert key in report
     assert report["n_criteria"] == 3
     assert set(report["recall_at_k"]) == {"1", "3", "5", "10", "20"}
@@ -229,15 +232,7 @@ def test_eval_cli_writes_json_keys_and_png(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "| Recall@K |" in proc.stdout and "| tokens kept |" in proc.stdout
     report = json.loads((tmp_path / "r.json").read_text())
-    for key in (
-        "recall_at_k",
-        "chars_kept_at_k",
-        "k_for_recall_90",
-        "mrr",
-        "ndcg_at_10",
-        "ece",
-        "n_criteria",
-    ):
+    for key in STABLE_KEYS:
         assert key in report
     assert report["recall_at_k"]["1"] == 1.0
     assert 0 < report["tokens_kept_at_k"]["1"] < 1
