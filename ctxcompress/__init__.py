@@ -10,10 +10,14 @@ policy (threshold, top-K, token budget, or a hybrid) keeps what matters::
 
 import contextlib
 
+from ._cache import Cache, CacheStats, MemoryCache, SQLiteCache
+from ._cached import CachedScorer
 from ._calibration import CalibratedScorer, Calibrator, fit_calibrator, load_calibrator
+from ._cascade import Cascade
 from ._chunking import chunk_text, load_document, split_pages
 from ._classify import Classification, LabelDecision, classify
 from ._compressor import DEFAULT_POLICY, Compressor, build_policy, select_relevant_pages
+from ._default import DefaultScorer
 from ._exceptions import (
     CtxCompressError,
     InvalidInputError,
@@ -32,8 +36,15 @@ from ._exceptions import (
     UnknownScorerError,
 )
 from ._lexical import BM25Scorer
+from ._onnx import (
+    BiEncoder,
+    BiEncoderScorer,
+    CrossEncoderScorer,
+    ExecutionProviderError,
+    ProviderFallbackWarning,
+)
 from ._policies import Candidate, Hybrid, Policy, PolicyOutcome, Threshold, TokenBudget, TopK
-from ._registry import known_schemes, load_scorer, register_scheme
+from ._registry import DefaultScorerFallbackWarning, known_schemes, load_scorer, register_scheme
 from ._remote import PROVIDERS as REMOTE_PROVIDERS
 from ._remote import AsyncRemoteScorer, RemoteScorer
 from ._scorer import AsyncScorer, BaseScorer, Scorer
@@ -62,24 +73,36 @@ __all__ = [
     "AsyncScorer",
     "BM25Scorer",
     "BaseScorer",
+    "BiEncoder",
+    "BiEncoderScorer",
+    "Cache",
+    "CacheStats",
+    "CachedScorer",
     "CalibratedScorer",
     "Calibrator",
     "Candidate",
+    "Cascade",
     "Classification",
     "CompressionResult",
     "Compressor",
     "Criterion",
+    "CrossEncoderScorer",
     "CtxCompressError",
+    "DefaultScorer",
+    "DefaultScorerFallbackWarning",
+    "ExecutionProviderError",
     "HFTokenCounter",
     "Hybrid",
     "InvalidInputError",
     "InvalidPolicyError",
     "LabelDecision",
+    "MemoryCache",
     "MissingDependencyError",
     "Page",
     "PageDecision",
     "Policy",
     "PolicyOutcome",
+    "ProviderFallbackWarning",
     "RemoteAuthError",
     "RemoteError",
     "RemoteRateLimitError",
@@ -88,6 +111,7 @@ __all__ = [
     "RemoteScorer",
     "RemoteServerError",
     "RemoteTimeoutError",
+    "SQLiteCache",
     "ScoredPage",
     "Scorer",
     "ScorerOutputError",

@@ -6,6 +6,7 @@ and ``acompress`` are thin shells that feed it scores from a sync or async score
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from ._registry import load_scorer
 from ._scorer import (
     CriterionLike,
     PageLike,
+    ScoreNotes,
     Scorer,
     as_criteria,
     as_pages,
@@ -140,7 +142,7 @@ class Compressor:
         job = self._job(document, criteria)
         for batch in job.batches():
             try:
-                job.record(batch, self.scorer.score_batch(batch, job.pages))
+                job.record(batch, *_score(self.scorer, batch, job.pages))
             except Exception:
                 if self.on_error == "raise":
                     raise
@@ -149,7 +151,7 @@ class Compressor:
                 failed: dict[str, BaseException] = {}
                 for criterion in batch:
                     try:
-                        job.record([criterion], self.scorer.score_batch([criterion], job.pages))
+                        job.record([criterion], *_score(self.scorer, [criterion], job.pages))
                     except Exception as single:
                         failed[criterion.id] = single
                 job.mark_failed(failed)
@@ -164,25 +166,31 @@ class Compressor:
         job = self._job(document, criteria)
         for batch in job.batches():
             try:
-                job.record(batch, await self._ascore(batch, job.pages))
+                job.record(batch, *await self._ascore(batch, job.pages))
             except Exception:
                 if self.on_error == "raise":
                     raise
                 failed: dict[str, BaseException] = {}
                 for criterion in batch:
                     try:
-                        job.record([criterion], await self._ascore([criterion], job.pages))
+                        job.record([criterion], *await self._ascore([criterion], job.pages))
                     except Exception as single:
                         failed[criterion.id] = single
                 job.mark_failed(failed)
         return job.result()
 
-    async def _ascore(self, batch: Sequence[Criterion], pages: Sequence[Page]) -> list[list[float]]:
+    async def _ascore(
+        self, batch: Sequence[Criterion], pages: Sequence[Page]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        noted = getattr(self.scorer, "ascore_batch_noted", None)
+        if noted is not None:
+            result: tuple[list[list[float]], ScoreNotes] = await noted(batch, pages)
+            return result
         native = getattr(self.scorer, "ascore_batch", None)
         if native is not None:
             rows: list[list[float]] = await native(batch, pages)
-            return rows
-        return await anyio.to_thread.run_sync(self.scorer.score_batch, batch, pages)
+            return rows, {}
+        return await anyio.to_thread.run_sync(_score, self.scorer, batch, pages)
 
     def _job(
         self, document: str | Sequence[PageLike], criteria: CriterionLike | Sequence[CriterionLike]
@@ -204,6 +212,7 @@ class _Job:
         self.criteria = criteria
         self.tokens = tokens
         self.scores: dict[str, list[float]] = {}
+        self.notes: dict[str, dict[int, str]] = {}
         self.errors: dict[str, str] = {}
         self.done = 0
 
@@ -211,12 +220,17 @@ class _Job:
         step = self.owner.criteria_per_call
         return [self.criteria[i : i + step] for i in range(0, len(self.criteria), step)]
 
-    def record(self, batch: Sequence[Criterion], rows: list[list[float]]) -> None:
+    def record(
+        self, batch: Sequence[Criterion], rows: list[list[float]], notes: ScoreNotes
+    ) -> None:
         # Every scorer's output is checked here too: a scorer that only follows the protocol
         # (not BaseScorer) must not slip NaN or a short row into a selection.
         rows = validate_scores(self.owner.scorer.name, batch, len(self.pages), rows)
         for criterion, row in zip(batch, rows, strict=True):
             self.scores[criterion.id] = row
+            self.notes[criterion.id] = {}
+        for (position, page_index), note in notes.items():
+            self.notes[batch[position].id][page_index] = note
         self._advance(len(batch))
 
     def mark_failed(self, failed: dict[str, BaseException]) -> None:
@@ -289,13 +303,18 @@ class _Job:
             if self.owner.order == "score"
             else sorted(outcome.ranked_kept)
         )
-        kept = tuple(ScoredPage(self.pages[i], scores[i]) for i in order)
+        notes = self.notes.get(criterion.id, {})
+        kept = tuple(ScoredPage(self.pages[i], scores[i], notes.get(i)) for i in order)
         ranked = [candidates[i] for i in outcome.ranked_kept]
+        decisions = tuple(
+            dataclasses.replace(d, note=notes[d.index]) if d.index in notes else d
+            for d in outcome.decisions
+        )
         return (
             Selection(
                 criterion=criterion,
                 kept=kept,
-                decisions=outcome.decisions,
+                decisions=decisions,
                 chars_kept=sum(len(sp.page.text) for sp in kept),
                 chars_total=chars_total,
                 tokens_kept=sum(self.tokens[i] for i in order),
@@ -330,6 +349,17 @@ class _Job:
             ),
             ranked,
         )
+
+
+def _score(
+    scorer: Scorer, batch: Sequence[Criterion], pages: Sequence[Page]
+) -> tuple[list[list[float]], ScoreNotes]:
+    """Scores and, from scorers that give them, notes on how pages were scored."""
+    noted = getattr(scorer, "score_batch_noted", None)
+    if noted is not None:
+        result: tuple[list[list[float]], ScoreNotes] = noted(batch, pages)
+        return result
+    return scorer.score_batch(batch, pages), {}
 
 
 def _as_document(document: str | Sequence[PageLike]) -> list[Page]:

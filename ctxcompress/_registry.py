@@ -8,15 +8,22 @@ registers its scheme here; an unknown scheme raises an error that lists the know
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import InvalidInputError, UnknownScorerError
+from ._exceptions import InvalidInputError, MissingDependencyError, UnknownScorerError
 from ._scorer import BaseScorer
 
-__all__ = ["known_schemes", "load_scorer", "register_scheme"]
+__all__ = ["DefaultScorerFallbackWarning", "known_schemes", "load_scorer", "register_scheme"]
+
+
+class DefaultScorerFallbackWarning(UserWarning):
+    """The embedded default scorer could not be built (its extra is missing), so
+    ``default`` runs BM25 alone."""
+
 
 # factory(argument, **options) -> scorer; argument is "" for a bare scheme.
 ScorerFactory = Callable[..., BaseScorer]
@@ -97,15 +104,57 @@ def _register_builtins() -> None:
 
         return remote_from_spec(argument, **options)
 
+    def default(argument: str, **options: Any) -> BaseScorer:
+        if argument:
+            raise InvalidInputError(
+                f"the default scorer takes no argument, got 'default:{argument}'"
+            )
+        from ._default import DefaultScorer
+
+        fallback = options.pop("fallback", True)
+        try:
+            return DefaultScorer(**options)
+        except MissingDependencyError as exc:
+            if not fallback:
+                raise
+            # Never silent: the warning names what to install, and every result names the
+            # scorer that actually ran (bm25).
+            warnings.warn(
+                f"the default scorer falls back to BM25 alone: {exc}",
+                DefaultScorerFallbackWarning,
+                stacklevel=3,
+            )
+            return BM25Scorer()
+
+    def bi_encoder(argument: str, **options: Any) -> BaseScorer:
+        from ._default import load_fusion_params
+        from ._embedded import minilm_model_dir
+        from ._onnx import BiEncoder, BiEncoderScorer
+
+        params = load_fusion_params()
+        mapping: dict[str, Any] = {
+            "slope": params.bi_encoder_slope,
+            "bias": params.bi_encoder_bias,
+        }
+        for key in ("slope", "bias", "aggregation"):
+            if key in options:
+                mapping[key] = options.pop(key)
+        if not argument:  # the embedded MiniLM, windowed as the fusion was fitted
+            options.setdefault("window", params.window)
+            options.setdefault("window_stride", params.window_stride)
+        encoder = BiEncoder(argument or minilm_model_dir(), **options)
+        return BiEncoderScorer(encoder, **mapping)
+
     register_scheme("bm25", bm25)
-    # Until the embedded model scorer ships, the default is BM25; the scorer's name in every
-    # result says which scorer actually ran.
-    register_scheme("default", bm25)
+    register_scheme("default", default)
+    register_scheme("bi-encoder", bi_encoder, usage="bi-encoder[:<model directory>]")
 
     def model_dir(argument: str, **options: Any) -> BaseScorer:
         from ._onnx import CrossEncoderScorer, read_description
 
         kind = read_description(Path(argument)).kind
+        if kind == "bi-encoder":
+            return bi_encoder(argument, **options)
         if kind != "cross-encoder":
             raise UnknownScorerError(f"{kind} model directories are not available in this version")
         return CrossEncoderScorer(argument, **options)

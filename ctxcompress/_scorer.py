@@ -16,12 +16,14 @@ import anyio.to_thread
 
 from ._exceptions import InvalidInputError, ScorerOutputError
 from ._types import Criterion, Page
+from ._version import __version__
 
 __all__ = [
     "AsyncScorer",
     "BaseScorer",
     "CriterionLike",
     "PageLike",
+    "ScoreNotes",
     "Scorer",
     "as_criteria",
     "as_criterion",
@@ -31,6 +33,8 @@ __all__ = [
 
 PageLike = Page | str
 CriterionLike = Criterion | str
+#: A scorer's notes on how it scored some pages: (criterion position, page index) -> note.
+ScoreNotes = dict[tuple[int, int], str]
 
 
 @runtime_checkable
@@ -114,6 +118,16 @@ class BaseScorer:
     """
 
     name: str = "scorer"
+    #: True when a page's score depends only on that page and the criterion (cross-encoders,
+    #: rerank APIs); False when it depends on the other pages too (BM25's document
+    #: statistics, per-document normalisation). Caches and cascades rely on it.
+    pointwise: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        """What a cache keys this scorer's scores by: its name and the library version.
+        Backends whose weights can change under one name add a digest of the weights."""
+        return f"{self.name}@ctxcompress-{__version__}"
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
         raise NotImplementedError
@@ -123,16 +137,46 @@ class BaseScorer:
     ) -> list[list[float]]:
         return await anyio.to_thread.run_sync(self._score_many, criteria, texts)
 
+    def _score_many_noted(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        """Scores plus notes on pages scored in a special way; backends that have something
+        to say (windows, cascade pruning) override this instead of :meth:`_score_many`."""
+        return self._score_many(criteria, texts), {}
+
+    async def _ascore_many_noted(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        if type(self)._score_many_noted is not BaseScorer._score_many_noted:
+            return await anyio.to_thread.run_sync(self._score_many_noted, criteria, texts)
+        return await self._ascore_many(criteria, texts), {}
+
+    def score_batch_noted(
+        self, criteria: Sequence[CriterionLike], pages: Sequence[PageLike]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        """:meth:`score_batch` plus the scorer's notes (what the compressor records)."""
+        crits, texts = self._prepare(criteria, pages)
+        if not texts:
+            return [[] for _ in crits], {}
+        rows, notes = self._score_many_noted(crits, texts)
+        return validate_scores(self.name, crits, len(texts), rows), notes
+
+    async def ascore_batch_noted(
+        self, criteria: Sequence[CriterionLike], pages: Sequence[PageLike]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        crits, texts = self._prepare(criteria, pages)
+        if not texts:
+            return [[] for _ in crits], {}
+        rows, notes = await self._ascore_many_noted(crits, texts)
+        return validate_scores(self.name, crits, len(texts), rows), notes
+
     def score(self, criterion: CriterionLike, pages: Sequence[PageLike]) -> list[float]:
         return self.score_batch([criterion], pages)[0]
 
     def score_batch(
         self, criteria: Sequence[CriterionLike], pages: Sequence[PageLike]
     ) -> list[list[float]]:
-        crits, texts = self._prepare(criteria, pages)
-        if not texts:
-            return [[] for _ in crits]
-        return validate_scores(self.name, crits, len(texts), self._score_many(crits, texts))
+        return self.score_batch_noted(criteria, pages)[0]
 
     async def ascore(self, criterion: CriterionLike, pages: Sequence[PageLike]) -> list[float]:
         return (await self.ascore_batch([criterion], pages))[0]
@@ -140,10 +184,7 @@ class BaseScorer:
     async def ascore_batch(
         self, criteria: Sequence[CriterionLike], pages: Sequence[PageLike]
     ) -> list[list[float]]:
-        crits, texts = self._prepare(criteria, pages)
-        if not texts:
-            return [[] for _ in crits]
-        return validate_scores(self.name, crits, len(texts), await self._ascore_many(crits, texts))
+        return (await self.ascore_batch_noted(criteria, pages))[0]
 
     @staticmethod
     def _prepare(

@@ -121,10 +121,14 @@ class ScoredPage:
     """A page with its calibrated probability of being relevant to one criterion.
 
     ``score`` is None only for a page kept because scoring failed (``on_error="keep"``).
+    ``note`` is what the scorer said about how it scored this page, when it was not the
+    plain way: e.g. a page longer than the model, scored over windows, or a page pruned by
+    a cascade's first stage.
     """
 
     page: Page
     score: float | None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         if self.score is None:
@@ -144,6 +148,7 @@ class PageDecision:
     tokens: int
     kept: bool
     rule: str
+    note: str | None = None  # the scorer's note on this page (see ScoredPage.note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +201,12 @@ class Selection:
             "criterion_id": self.criterion.id,
             "criterion": self.criterion.text,
             "kept": [
-                {"index": sp.page.index, "page": sp.page.label, "score": _round(sp.score)}
+                {
+                    "index": sp.page.index,
+                    "page": sp.page.label,
+                    "score": _round(sp.score),
+                    "note": sp.note,
+                }
                 for sp in self.kept
             ],
             "kept_indices": list(self.kept_indices),
@@ -215,6 +225,7 @@ class Selection:
                     "tokens": d.tokens,
                     "kept": d.kept,
                     "rule": d.rule,
+                    "note": d.note,
                 }
                 for d in self.decisions
             ],

@@ -1,12 +1,12 @@
 """Write docs/quality.md and its figures from the shared evaluation data.
 
-For each scorer named (default: ``default`` and ``bm25``) and each data set in
+For each scorer named (default: ``default``, ``bi-encoder`` and ``bm25``) and each data set in
 ``../shared/data`` (FinanceBench, ContractNLI dev, SciFact test), this scores every
 criterion, reports the metrics uncalibrated and isotonic-calibrated (5-fold
 cross-validation by document), chooses the threshold for 90% recall (cross-validated),
 and draws recall-vs-characters and reliability figures.
 
-    python scripts/quality_report.py [--data ../shared/data] [--scorers default bm25]
+    python scripts/quality_report.py [--data ../shared/data] [--scorers default bi-encoder bm25]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from ctxcompress import load_scorer, load_token_counter
+from ctxcompress import SQLiteCache, load_scorer, load_token_counter
 from ctxcompress._cli._eval import markdown_report
 from ctxcompress.evaluation import (
     calibrate_cross_validated,
@@ -58,7 +58,12 @@ def _pct(v: Any) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--scorers", nargs="+", default=["default", "bm25"])
+    parser.add_argument("--scorers", nargs="+", default=["default", "bi-encoder", "bm25"])
+    parser.add_argument(
+        "--embedding-cache",
+        default=str(ROOT / ".cache" / "ctxcompress" / "embeddings.sqlite"),
+        help="SQLite cache of page embeddings (shared with scripts/fit_default_scorer.py)",
+    )
     parser.add_argument("--out", default=str(ROOT / "docs" / "quality.md"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -83,6 +88,7 @@ def main() -> None:
         SUMMARY,
         "",
     ]
+    cache = SQLiteCache(args.embedding_cache)
     for folder, title in SETS:
         path = Path(args.data) / folder
         if not path.is_dir():
@@ -92,7 +98,9 @@ def main() -> None:
         runs = {}
         lines += [f"# {title}", ""]
         for spec in args.scorers:
-            scorer = load_scorer(spec)
+            # The model scorers keep page embeddings on disk, so a rerun does not re-embed.
+            options = {"cache": cache} if spec in ("default", "bi-encoder") else {}
+            scorer = load_scorer(spec, **options)
             items = score_dataset(data, scorer, token_counter=counter)
             held, _ = calibrate_cross_validated(items, "isotonic", scorer.name)
             label = spec if spec == scorer.name else f"{spec} (= {scorer.name})"

@@ -27,6 +27,10 @@ def _ensure_tiktoken_cache() -> None:
 
 _ensure_tiktoken_cache()
 
+# The embedded MiniLM is exported to ONNX once, into the checkout's .cache (not the user's
+# cache directory), and reused by later runs.
+os.environ.setdefault("CTXCOMPRESS_CACHE_DIR", str(ROOT / ".cache" / "ctxcompress"))
+
 
 @pytest.fixture
 def record_path() -> Path:

@@ -55,3 +55,26 @@ class ProtocolOnlyScorer:
 
     def score_batch(self, criteria, pages):
         return [[0.5] * (len(pages) - 1) for _ in criteria]
+
+
+class PairCountingScorer(BaseScorer):
+    """A pointwise scorer that counts every (criterion, page) pair it scores.
+
+    The score is a deterministic function of the criterion and page text alone, so the
+    same pair always gets the same score, whatever pages share the call.
+    """
+
+    name = "pair-counting"
+    pointwise = True
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        with self._lock:
+            self.pairs.extend((c.text, t) for c in criteria for t in texts)
+        words = [set(c.text.lower().split()) for c in criteria]
+        return [
+            [min(0.99, 0.01 + 0.3 * len(w & set(t.lower().split()))) for t in texts] for w in words
+        ]

@@ -132,12 +132,10 @@ def test_score_command_jsonl_and_json_list(tmp_path: Path) -> None:
     assert out["scores"][0] > out["scores"][1]
     lst = tmp_path / "pages.json"
     lst.write_text(json.dumps(["metformin failed", "billing"]))
-    assert (
-        json.loads(run("score", "--criterion", "metformin failure", "--pages", str(lst)).stdout)[
-            "scores"
-        ]
-        == out["scores"]
+    as_list = run(
+        "score", "--scorer", "bm25", "--criterion", "metformin failure", "--pages", str(lst)
     )
+    assert json.loads(as_list.stdout)["scores"] == out["scores"]
 
 
 def test_score_bad_pages_file(tmp_path: Path) -> None:
@@ -169,3 +167,14 @@ def test_version_and_help() -> None:
     assert run("version").stdout.startswith("ctxcompress ")
     assert run().returncode == 2
     assert run("compress", "--help").returncode == 0
+
+
+def test_cache_option_reuses_scores_across_runs(record_path: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "scores.sqlite"
+    args = ("compress", str(record_path), "--criterion", "tuberculosis", "--scorer", "bm25")
+    first = run(*args, "--cache", str(cache))
+    assert first.returncode == 0, first.stderr
+    assert cache.is_file()
+    second = run(*args, "--cache", str(cache))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout == run(*args).stdout

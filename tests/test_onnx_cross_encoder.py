@@ -55,6 +55,23 @@ def test_long_page_is_windowed_and_flagged() -> None:
     assert ("c0", 0) not in scorer.last_windowed
 
 
+def test_the_compression_result_flags_a_windowed_page() -> None:
+    scorer = CrossEncoderScorer(MODEL, providers="cpu")
+    long_page = " ".join(["tuberculosis screening was negative"] * (5 * scorer.max_length // 4))
+    result = Compressor(scorer, TopK(2), "whitespace").compress(
+        ["QuantiFERON negative", long_page], "Was tuberculosis screening negative?"
+    )
+    selection = result.selections[0]
+    short, long = selection.decisions
+    assert short.note is None
+    assert long.note is not None and "windows" in long.note
+    n_windows = int(long.note.split("scored over ")[1].split()[0])
+    assert n_windows >= 5
+    kept_long = next(sp for sp in selection.kept if sp.page.index == 1)
+    assert kept_long.note == long.note
+    assert selection.to_dict()["decisions"][1]["note"] == long.note
+
+
 def test_model_directory_spec_and_compressor() -> None:
     scorer = load_scorer(str(MODEL), providers="cpu")
     assert (

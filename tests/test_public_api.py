@@ -3,6 +3,19 @@
 import ctxcompress
 
 EXPECTED = {
+    "BiEncoder",
+    "BiEncoderScorer",
+    "CrossEncoderScorer",
+    "ExecutionProviderError",
+    "ProviderFallbackWarning",
+    "Cache",
+    "CacheStats",
+    "MemoryCache",
+    "SQLiteCache",
+    "CachedScorer",
+    "Cascade",
+    "DefaultScorer",
+    "DefaultScorerFallbackWarning",
     "build_policy",
     "CalibratedScorer",
     "Calibrator",

@@ -1,4 +1,4 @@
-"""``ctxcompress export``: a Hugging Face cross-encoder to a ctxcompress model directory."""
+"""``ctxcompress export``: a Hugging Face model to a ctxcompress model directory."""
 
 from __future__ import annotations
 
@@ -11,14 +11,17 @@ __all__ = ["add_parser"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", help="export a Hugging Face cross-encoder to ONNX (extra: export)")
+    p = sub.add_parser(
+        "export", help="export a Hugging Face cross-encoder or bi-encoder to ONNX (extra: export)"
+    )
     p.add_argument("src", help="a save_pretrained directory or a hub id (online)")
     p.add_argument("out", help="the model directory to write (must be new or empty)")
     p.add_argument(
         "--kind",
-        choices=["cross-encoder"],
+        choices=["cross-encoder", "bi-encoder"],
         default="cross-encoder",
-        help="decoder rerankers are not exportable yet",
+        help="cross-encoder (logits) or bi-encoder (mean-pooled, normalised embeddings); "
+        "decoder rerankers are not exportable yet",
     )
     p.add_argument("--int8", action="store_true", help="also write model_int8.onnx (CPU)")
     p.add_argument("--fp16", action="store_true", help="also write model_fp16.onnx (GPU)")
@@ -35,10 +38,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._onnx._export import export_cross_encoder
+    from .._onnx._export import export_bi_encoder, export_cross_encoder
 
+    export = export_bi_encoder if args.kind == "bi-encoder" else export_cross_encoder
     try:
-        report = export_cross_encoder(
+        report = export(
             args.src,
             args.out,
             int8=args.int8,
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     print(f"exported {args.src} -> {report.out_dir}: {', '.join(report.files)}")
     print(
-        f"max |logit difference| against PyTorch on the sample pairs: {report.max_abs_logit_diff:.3g}"
+        f"max |{'embedding' if args.kind == 'bi-encoder' else 'logit'} difference| against "
+        f"PyTorch on the sample pairs: {report.max_abs_logit_diff:.3g}"
     )
     return 0

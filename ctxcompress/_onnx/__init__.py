@@ -1,6 +1,7 @@
 """Local ONNX rerankers: sessions with checked execution providers, model directories,
-the cross-encoder scorer."""
+the cross-encoder and bi-encoder scorers."""
 
+from ._bi_encoder import BiEncoder, BiEncoderScorer
 from ._cross_encoder import PRECISION_FILES, CrossEncoderScorer
 from ._description import DESCRIPTION_FILE, ModelDescription, read_description
 from ._session import (
@@ -13,6 +14,8 @@ from ._session import (
 __all__ = [
     "DESCRIPTION_FILE",
     "PRECISION_FILES",
+    "BiEncoder",
+    "BiEncoderScorer",
     "CrossEncoderScorer",
     "ExecutionProviderError",
     "ModelDescription",

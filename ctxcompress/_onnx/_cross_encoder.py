@@ -16,9 +16,9 @@ from typing import Any, Literal
 import numpy as np
 
 from .._exceptions import InvalidInputError, MissingDependencyError, ScoringError
-from .._scorer import BaseScorer
+from .._scorer import BaseScorer, ScoreNotes
 from .._types import Criterion
-from ._description import ModelDescription, read_description
+from ._description import ModelDescription, file_fingerprint, read_description
 from ._session import Providers, create_session
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
@@ -94,8 +94,21 @@ class CrossEncoderScorer(BaseScorer):
         self.aggregation = aggregation
         self.precision = precision
         self.name = f"onnx:{root.name}/{precision}"
+        self._model_file = model_file
+        self._fingerprint: str | None = None
         # (criterion id, page index) -> number of windows, for pages longer than the model.
         self.last_windowed: dict[tuple[str, int], int] = {}
+
+    pointwise = True
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = (
+                f"{self.name}:{file_fingerprint(self._model_file)}:{self.max_length}"
+                f":{self.window_stride}:{self.aggregation}"
+            )
+        return self._fingerprint
 
     def _page_budget(self, query: str) -> int:
         """How many page tokens fit beside ``query`` in one model window."""
@@ -121,9 +134,14 @@ class CrossEncoderScorer(BaseScorer):
         return windows
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        return self._score_many_noted(criteria, texts)[0]
+
+    def _score_many_noted(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> tuple[list[list[float]], ScoreNotes]:
         pairs: list[tuple[str, str]] = []
         owners: list[tuple[int, int]] = []
-        self.last_windowed = {}
+        windowed: dict[tuple[str, int], int] = {}
         # Each page is measured once for the whole batch, not once per criterion.
         offsets = [
             e.offsets for e in self._measure.encode_batch(list(texts), add_special_tokens=False)
@@ -138,9 +156,10 @@ class CrossEncoderScorer(BaseScorer):
             for pi, text in enumerate(texts):
                 windows = self._windows(text, offsets[pi], budget)
                 if len(windows) > 1:
-                    self.last_windowed[(criterion.id, pi)] = len(windows)
+                    windowed[(criterion.id, pi)] = len(windows)
                 pairs.extend((query, w) for w in windows)
                 owners.extend([(ci, pi)] * len(windows))
+        self.last_windowed = windowed
         scores = self.score_pairs(pairs)
         per_pair: dict[tuple[int, int], list[float]] = {}
         for owner, s in zip(owners, scores, strict=True):
@@ -152,7 +171,14 @@ class CrossEncoderScorer(BaseScorer):
                 values = sorted(per_pair[(ci, pi)], reverse=True)
                 row.append(values[0] if self.aggregation == "max" else float(np.mean(values[:2])))
             rows.append(row)
-        return rows
+        notes: ScoreNotes = {}
+        positions = {c.id: i for i, c in enumerate(criteria)}
+        for (criterion_id, pi), n in windowed.items():
+            notes[(positions[criterion_id], pi)] = (
+                f"longer than the model's {self.max_length} tokens: scored over {n} "
+                f"overlapping windows ({self.aggregation})"
+            )
+        return rows, notes
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Probabilities for (query, passage) pairs, batched by length under a token budget."""

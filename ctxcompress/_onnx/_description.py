@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Literal
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._exceptions import InvalidInputError
 
-__all__ = ["DESCRIPTION_FILE", "ModelDescription", "read_description"]
+__all__ = ["DESCRIPTION_FILE", "ModelDescription", "file_fingerprint", "read_description"]
 
 DESCRIPTION_FILE = "ctxcompress.json"
 
@@ -39,3 +40,13 @@ def read_description(model_dir: Path) -> ModelDescription:
         return ModelDescription.model_validate(json.loads(file.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as exc:
         raise InvalidInputError(f"{file}: invalid model description: {exc}") from exc
+
+
+def file_fingerprint(path: Path) -> str:
+    """A short SHA-256 of a model file: caches key scores by it, so new weights under an
+    old name never reuse old scores."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

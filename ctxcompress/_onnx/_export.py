@@ -1,10 +1,11 @@
-"""Exporting a Hugging Face cross-encoder to a ctxcompress model directory (extra ``export``).
+"""Exporting a Hugging Face model to a ctxcompress model directory (extra ``export``).
 
 Loads the model with transformers (a local ``save_pretrained`` directory, or a hub id when
 online), exports it with torch.onnx (dynamic batch and sequence axes), checks the ONNX
-graph against PyTorch on sample pairs before anything is kept, and writes the
-layout ``CrossEncoderScorer`` reads: model.onnx, optional model_int8.onnx /
-model_fp16.onnx, tokenizer.json and ctxcompress.json.
+graph against PyTorch on sample inputs before anything is kept, and writes the layout the
+scorers read: model.onnx, optional model_int8.onnx / model_fp16.onnx, tokenizer.json and
+ctxcompress.json. Cross-encoders output logits; bi-encoders output mean-pooled,
+L2-normalised embeddings (pooling is part of the graph, so the scorer needs no torch).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import numpy as np
 from .._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
 from ._description import DESCRIPTION_FILE, ModelDescription
 
-__all__ = ["ExportReport", "export_cross_encoder"]
+__all__ = ["ExportReport", "export_bi_encoder", "export_cross_encoder"]
 
 SAMPLE_PAIRS = [
     (
@@ -63,9 +65,7 @@ def export_cross_encoder(
     """Export ``source`` to ``out_dir``; raises if the ONNX logits differ by more than
     ``tolerance`` from PyTorch's on the sample pairs (nothing is written then)."""
     torch, transformers = _require()
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise InvalidInputError(f"{out} exists and is not empty")
+    out = _empty_target(out_dir)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
         model = transformers.AutoModelForSequenceClassification.from_pretrained(str(source)).eval()
@@ -73,19 +73,135 @@ def export_cross_encoder(
         raise InvalidInputError(
             f"cannot load a sequence-classification model from {source}: {exc}"
         ) from exc
+    limit = _limit(tokenizer, model, source, max_length)
+
+    def encode(pairs: list[tuple[str, str]]) -> Any:
+        return tokenizer(
+            [q for q, _ in pairs],
+            [p for _, p in pairs],
+            return_tensors="pt",
+            padding=True,
+            truncation="only_second",
+            max_length=limit,
+        )
+
+    n_labels = int(model.config.num_labels)
+    description = ModelDescription(
+        kind="cross-encoder",
+        activation="softmax" if n_labels == 2 else "sigmoid",
+        max_length=limit,
+        license=getattr(model.config, "license", None),
+        source=str(source),
+    )
+    return _export(
+        model,
+        tokenizer,
+        encode,
+        SAMPLE_PAIRS,
+        "logits",
+        description,
+        out,
+        torch,
+        int8=int8,
+        fp16=fp16,
+        tolerance=tolerance,
+        opset=opset,
+    )
+
+
+def export_bi_encoder(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    int8: bool = False,
+    fp16: bool = False,
+    max_length: int | None = None,
+    tolerance: float = 1e-4,
+    opset: int = 17,
+) -> ExportReport:
+    """Export a sentence-embedding model (mean pooling, L2-normalised) to ``out_dir``;
+    raises if the ONNX embeddings differ by more than ``tolerance`` from PyTorch's."""
+    torch, transformers = _require()
+    out = _empty_target(out_dir)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
+        encoder = transformers.AutoModel.from_pretrained(str(source)).eval()
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot load an encoder model from {source}: {exc}") from exc
+    limit = _limit(tokenizer, encoder, source, max_length)
+
+    class MeanPooled(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, *inputs: Any) -> Any:
+            hidden = self.encoder(*inputs).last_hidden_state
+            mask = inputs[1].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    def encode(texts: list[str]) -> Any:
+        return tokenizer(
+            texts, return_tensors="pt", padding=True, truncation=True, max_length=limit
+        )
+
+    description = ModelDescription(
+        kind="bi-encoder",
+        activation="none",
+        max_length=limit,
+        license=getattr(encoder.config, "license", None),
+        source=str(source),
+    )
+    samples = [t for pair in SAMPLE_PAIRS for t in pair]
+    return _export(
+        MeanPooled().eval(),
+        tokenizer,
+        encode,
+        samples,
+        "embeddings",
+        description,
+        out,
+        torch,
+        int8=int8,
+        fp16=fp16,
+        tolerance=tolerance,
+        opset=opset,
+    )
+
+
+def _empty_target(out_dir: str | os.PathLike[str]) -> Path:
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise InvalidInputError(f"{out} exists and is not empty")
+    return out
+
+
+def _limit(tokenizer: Any, model: Any, source: object, max_length: int | None) -> int:
     if not getattr(tokenizer, "is_fast", False):
         raise InvalidInputError(f"{source} has no fast tokenizer (tokenizer.json is needed)")
-    limit = int(max_length or min(getattr(model.config, "max_position_embeddings", 512), 512))
-    enc = tokenizer(
-        [q for q, _ in SAMPLE_PAIRS[:2]],
-        [p for _, p in SAMPLE_PAIRS[:2]],
-        return_tensors="pt",
-        padding=True,
-        truncation="only_second",
-        max_length=limit,
-    )
+    return int(max_length or min(getattr(model.config, "max_position_embeddings", 512), 512))
+
+
+def _export(
+    model: Any,
+    tokenizer: Any,
+    encode: Callable[[Any], Any],
+    samples: list[Any],
+    output_name: str,
+    description: ModelDescription,
+    out: Path,
+    torch: Any,
+    *,
+    int8: bool,
+    fp16: bool,
+    tolerance: float,
+    opset: int,
+) -> ExportReport:
+    enc = encode(samples[:2])
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
-    axes = {n: {0: "batch", 1: "sequence"} for n in input_names} | {"logits": {0: "batch"}}
+    description = description.model_copy(update={"input_names": tuple(input_names)})
+    axes = {n: {0: "batch", 1: "sequence"} for n in input_names} | {output_name: {0: "batch"}}
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "model"
         staging.mkdir()
@@ -94,23 +210,14 @@ def export_cross_encoder(
             tuple(enc[n] for n in input_names),
             str(staging / "model.onnx"),
             input_names=input_names,
-            output_names=["logits"],
+            output_names=[output_name],
             dynamic_axes=axes,
             opset_version=opset,
             dynamo=False,
         )
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
-        n_labels = int(model.config.num_labels)
-        description = ModelDescription(
-            kind="cross-encoder",
-            activation="softmax" if n_labels == 2 else "sigmoid",
-            max_length=limit,
-            input_names=tuple(input_names),
-            license=getattr(model.config, "license", None),
-            source=str(source),
-        )
         (staging / DESCRIPTION_FILE).write_text(description.model_dump_json(indent=2) + "\n")
-        diff = _verify(model, tokenizer, staging / "model.onnx", input_names, limit, torch)
+        diff = _verify(model, encode(samples), staging / "model.onnx", input_names, torch)
         if not diff <= tolerance:
             raise CtxCompressError(
                 f"exported graph differs from PyTorch by {diff:.3g} (> {tolerance:g}); nothing written"
@@ -134,22 +241,13 @@ def export_cross_encoder(
     return ExportReport(out, diff, tuple(files))
 
 
-def _verify(
-    model: Any, tokenizer: Any, onnx_file: Path, input_names: list[str], limit: int, torch: Any
-) -> float:
+def _verify(model: Any, enc: Any, onnx_file: Path, input_names: list[str], torch: Any) -> float:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    enc = tokenizer(
-        [q for q, _ in SAMPLE_PAIRS],
-        [p for _, p in SAMPLE_PAIRS],
-        return_tensors="pt",
-        padding=True,
-        truncation="only_second",
-        max_length=limit,
-    )
     with torch.no_grad():
-        reference = model(**{n: enc[n] for n in input_names}).logits.numpy()
+        reference = model(*(enc[n] for n in input_names))
+    reference = getattr(reference, "logits", reference).numpy()
     got = session.run(None, {n: enc[n].numpy().astype(np.int64) for n in input_names})[0]
     return float(np.max(np.abs(got - reference)))
 

@@ -63,6 +63,15 @@ class RemoteScorer(BaseScorer):
     honouring ``Retry-After`` / ``retry-after-ms``; other 4xx are not retried.
     """
 
+    # Each document is scored against the query on its own: scores do not depend on which
+    # other pages share the request (that is what lets a cascade send only survivors).
+    pointwise = True
+
+    @property
+    def fingerprint(self) -> str:
+        # A hosted model may change under its name; the base URL at least separates servers.
+        return f"{self.name}@{self.base_url}"
+
     def __init__(
         self,
         provider: str,

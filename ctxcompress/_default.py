@@ -1,0 +1,145 @@
+"""The default scorer: BM25 and the embedded MiniLM bi-encoder, fused by a small learned model.
+
+For one criterion over one document's pages, a handful of features are computed, each
+scale-free or normalised within the document (see :data:`FEATURES`), and a logistic
+model turns them into a probability: ``p = sigmoid(weights · features + bias)``. The
+weights live in ``default_scorer.json`` beside this module, written by
+``scripts/fit_default_scorer.py`` with a record of the data they were fitted on and
+held-out results. Nothing is downloaded: the bi-encoder comes from the ``minilm`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ._cache import Cache
+from ._lexical import BM25Scorer, _Index
+from ._scorer import BaseScorer
+from ._types import Criterion
+
+__all__ = ["FEATURES", "DefaultScorer", "FusionParams", "fusion_features", "load_fusion_params"]
+
+Array = np.ndarray[Any, Any]
+
+
+def _zscore(values: Array) -> Array:
+    # Within-document standardisation; with fewer than three pages a spread means nothing.
+    if len(values) < 3:
+        return np.zeros_like(values)
+    std = float(values.std())
+    return (values - values.mean()) / std if std > 1e-9 else np.zeros_like(values)
+
+
+#: Feature name -> f(cosine, bm25 z, coverage) over one document's pages.
+FEATURES: dict[str, Callable[[Array, Array, Array], Array]] = {
+    "cosine": lambda cos, bz, cov: cos,
+    "cosine_z": lambda cos, bz, cov: _zscore(cos),
+    "cosine_gap": lambda cos, bz, cov: cos - cos.max(),
+    "bm25_z": lambda cos, bz, cov: bz,
+    "coverage": lambda cos, bz, cov: cov,
+}
+
+
+def fusion_features(names: Sequence[str], cosine: Array, bm25_z: Array, coverage: Array) -> Array:
+    """(pages × features) for one criterion over one document."""
+    return np.stack([FEATURES[n](cosine, bm25_z, coverage) for n in names], axis=1)
+
+
+class FusionParams(BaseModel):
+    """The fitted fusion model, as stored in ``default_scorer.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = Field(pattern="^ctxcompress-fusion$")
+    version: int = Field(ge=1, le=1)
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    bi_encoder_slope: float  # the bi-encoder-alone mapping: sigmoid(slope * cosine + bias)
+    bi_encoder_bias: float
+    window: int = Field(ge=8)
+    window_stride: float = Field(gt=0, le=1)
+    fitted_on: str
+    held_out: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> FusionParams:
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown features {unknown}; known: {sorted(FEATURES)}")
+        if len(self.weights) != len(self.features):
+            raise ValueError("one weight per feature")
+        if not all(math.isfinite(w) for w in (*self.weights, self.bias)):
+            raise ValueError("weights must be finite")
+        return self
+
+
+def load_fusion_params() -> FusionParams:
+    text = resources.files("ctxcompress").joinpath("default_scorer.json").read_text("utf-8")
+    return FusionParams.model_validate(json.loads(text))
+
+
+class DefaultScorer(BaseScorer):
+    """BM25 + all-MiniLM-L6-v2 (int8 ONNX on CPU), fused by the shipped logistic model.
+
+    ``cache`` holds page embeddings (an in-memory LRU by default; pass a
+    :class:`SQLiteCache` to keep them across runs). ``precision`` and ``providers`` go to
+    the ONNX session.
+    """
+
+    def __init__(
+        self,
+        *,
+        precision: str | None = None,
+        providers: Any = "auto",
+        cache: Cache | None = None,
+        params: FusionParams | None = None,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        from ._embedded import minilm_model_dir
+        from ._onnx._bi_encoder import BiEncoder, BiEncoderScorer
+
+        self.params = params or load_fusion_params()
+        encoder = BiEncoder(
+            minilm_model_dir(),
+            precision=precision,  # type: ignore[arg-type]
+            providers=providers,
+            window=self.params.window,
+            window_stride=self.params.window_stride,
+            cache=cache,
+            intra_op_threads=intra_op_threads,
+        )
+        self.bi_encoder = BiEncoderScorer(
+            encoder, slope=self.params.bi_encoder_slope, bias=self.params.bi_encoder_bias
+        )
+        self.bm25 = BM25Scorer()
+        self._weights = np.asarray(self.params.weights, dtype=np.float64)
+        self.name = f"default(bm25+all-MiniLM-L6-v2/{encoder.precision})"
+
+    @property
+    def fingerprint(self) -> str:
+        p = self.params
+        return f"{self.name}:{self.bi_encoder.encoder.fingerprint}:{p.weights}:{p.bias}"
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        sims = self.bi_encoder.similarities(criteria, texts)
+        index = _Index.build(texts)
+        rows = []
+        for ci, criterion in enumerate(criteria):
+            query = (
+                criterion.text
+                if not criterion.instruction
+                else f"{criterion.instruction} {criterion.text}"
+            )
+            lexical = np.asarray(self.bm25._features(index, query), dtype=np.float64)
+            x = fusion_features(self.params.features, sims[ci], lexical[:, 0], lexical[:, 1])
+            logits = x @ self._weights + self.params.bias
+            rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])
+        return rows

@@ -1,0 +1,262 @@
+"""A bi-encoder on onnxruntime: pages and criteria are embedded separately, then compared.
+
+The exported graph already mean-pools and L2-normalises (see ``export_bi_encoder``), so a
+dot product is the cosine similarity. A page longer than the model's window is embedded as
+overlapping windows, so nothing past the window is ignored; a page's score for a criterion
+aggregates its windows (best window by default). Page embeddings go through a cache keyed
+by the model's fingerprint and the page text, so a document's pages are embedded once
+however many criteria (and calls) score them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._cache import Cache, MemoryCache, cache_key, text_digest
+from .._exceptions import InvalidInputError, MissingDependencyError
+from .._scorer import BaseScorer
+from .._types import Criterion
+from ._cross_encoder import PRECISION_FILES
+from ._description import ModelDescription, file_fingerprint, read_description
+from ._session import Providers, create_session
+
+__all__ = ["BiEncoder", "BiEncoderScorer"]
+
+Aggregation = Literal["max", "mean_top2"]
+Precision = Literal["fp32", "fp16", "int8"]
+
+
+class BiEncoder:
+    """Embeds texts with the bi-encoder in ``model_dir``.
+
+    ``window`` is the number of text tokens per window (default: the model's max length
+    less its special tokens); consecutive windows overlap by ``1 - window_stride``.
+    ``precision`` defaults to int8 when a GPU is not used and ``model_int8.onnx`` exists.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike[str],
+        *,
+        precision: Precision | None = None,
+        providers: Providers = "auto",
+        window: int | None = None,
+        window_stride: float = 0.5,
+        batch_tokens: int = 16384,
+        cache: Cache | None = None,
+        strict: bool = False,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
+        root = Path(model_dir).expanduser()
+        self.description: ModelDescription = read_description(root)
+        if self.description.kind != "bi-encoder":
+            raise InvalidInputError(f"{root} holds a {self.description.kind}, not a bi-encoder")
+        if not 0 < window_stride <= 1:
+            raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
+        if batch_tokens < 1:
+            raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
+        precision = precision or _default_precision(root, providers)
+        if precision not in PRECISION_FILES:
+            raise InvalidInputError(
+                f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}"
+            )
+        model_file = root / PRECISION_FILES[precision]
+        if not model_file.is_file():
+            present = [p for p, f in PRECISION_FILES.items() if (root / f).is_file()]
+            raise InvalidInputError(
+                f"{root} has no {precision} model ({model_file.name}); "
+                f"present: {', '.join(present) or 'none'}"
+            )
+        self.session = create_session(
+            model_file, providers, strict=strict, intra_op_threads=intra_op_threads
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        # The special tokens a single text is wrapped in ([CLS] ... [SEP] for BERT).
+        wrapped = self.tokenizer.encode("", add_special_tokens=True).ids
+        self._prefix, self._suffix = wrapped[:1], wrapped[1:]
+        specials = len(wrapped)
+        limit = self.description.max_length - specials
+        if window is not None and not 8 <= window <= limit:
+            raise InvalidInputError(f"window must be between 8 and {limit} tokens, got {window!r}")
+        self.window = window or limit
+        self.window_stride = window_stride
+        self.batch_tokens = batch_tokens
+        self.precision = precision
+        self.cache: Cache = cache if cache is not None else MemoryCache(50_000)
+        self.name = f"{root.name}/{precision}"
+        # The weights' digest, not the directory's name, identifies the model.
+        self.fingerprint = (
+            f"bi-encoder:{file_fingerprint(model_file)}:w{self.window}:s{self.window_stride}"
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
+        """One embedding per text (the first window only: for short texts such as queries)."""
+        rows = self._embed_cached(texts, windowed=False)
+        return np.stack([r[0] for r in rows]) if rows else np.zeros((0, 0), np.float32)
+
+    def embed_windows(self, texts: Sequence[str]) -> list[np.ndarray[Any, Any]]:
+        """Per text, a (windows × dim) matrix covering the whole text."""
+        return self._embed_cached(texts, windowed=True)
+
+    def _embed_cached(self, texts: Sequence[str], *, windowed: bool) -> list[np.ndarray[Any, Any]]:
+        mode = "windows" if windowed else "first"
+        keys = [cache_key("embedding", self.fingerprint, mode, text_digest(t)) for t in texts]
+        found = self.cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            index = {k: i for i, k in enumerate(keys)}
+            computed = self._embed_texts([texts[index[k]] for k in missing], windowed=windowed)
+            new = {k: _pack(m) for k, m in zip(missing, computed, strict=True)}
+            self.cache.put_many(new)
+            found = {**found, **new}
+        return [_unpack(found[k]) for k in keys]
+
+    def _embed_texts(self, texts: Sequence[str], *, windowed: bool) -> list[np.ndarray[Any, Any]]:
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        pieces: list[list[int]] = []
+        owners: list[int] = []
+        for ti, enc in enumerate(encodings):
+            for ids in self._windows(enc.ids, windowed):
+                pieces.append(self._prefix + ids + self._suffix)
+                owners.append(ti)
+        vectors = self._run_batched(pieces)
+        out: list[list[np.ndarray[Any, Any]]] = [[] for _ in texts]
+        for owner, vector in zip(owners, vectors, strict=True):
+            out[owner].append(vector)
+        return [np.stack(v).astype(np.float32) for v in out]
+
+    def _windows(self, ids: list[int], windowed: bool) -> list[list[int]]:
+        if len(ids) <= self.window or not windowed:
+            return [ids[: self.window]]
+        step = max(1, int(self.window * self.window_stride))
+        windows = []
+        for start in range(0, len(ids), step):
+            end = min(start + self.window, len(ids))
+            windows.append(ids[start:end])
+            if end == len(ids):
+                break
+        return windows
+
+    def _run_batched(self, pieces: list[list[int]]) -> list[np.ndarray[Any, Any]]:
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+        out: list[np.ndarray[Any, Any]] = [np.zeros(0)] * len(pieces)
+        batch: list[int] = []
+        for i in order:
+            if batch and len(pieces[i]) * (len(batch) + 1) > self.batch_tokens:
+                self._run(batch, pieces, out)
+                batch = []
+            batch.append(i)
+        if batch:
+            self._run(batch, pieces, out)
+        return out
+
+    def _run(
+        self, batch: list[int], pieces: list[list[int]], out: list[np.ndarray[Any, Any]]
+    ) -> None:
+        width = max(len(pieces[i]) for i in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            ids[row, : len(pieces[i])] = pieces[i]
+            mask[row, : len(pieces[i])] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        result = self.session.run(None, {n: feeds[n] for n in self.input_names})[0]
+        for row, i in enumerate(batch):
+            out[i] = np.asarray(result[row], dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"BiEncoder(name={self.name!r}, window={self.window})"
+
+
+def _default_precision(root: Path, providers: Providers) -> Precision:
+    if providers in ("cuda",) or (
+        not isinstance(providers, str) and any("CUDA" in p or "Tensorrt" in p for p in providers)
+    ):
+        return "fp16" if (root / PRECISION_FILES["fp16"]).is_file() else "fp32"
+    return "int8" if (root / PRECISION_FILES["int8"]).is_file() else "fp32"
+
+
+def _pack(matrix: np.ndarray[Any, Any]) -> bytes:
+    rows, dim = matrix.shape
+    header = np.array([rows, dim], dtype=np.int32).tobytes()
+    return header + np.ascontiguousarray(matrix, dtype=np.float32).tobytes()
+
+
+def _unpack(blob: bytes) -> np.ndarray[Any, Any]:
+    rows, dim = (int(v) for v in np.frombuffer(blob[:8], dtype=np.int32))
+    return np.frombuffer(blob[8:], dtype=np.float32).reshape(rows, dim)
+
+
+def aggregate(similarities: np.ndarray[Any, Any], aggregation: Aggregation) -> float:
+    """One page score from its windows' similarities."""
+    if aggregation == "max" or len(similarities) == 1:
+        return float(similarities.max())
+    top = np.sort(similarities)[-2:]
+    return float(top.mean())
+
+
+class BiEncoderScorer(BaseScorer):
+    """Cosine similarity of criterion and page embeddings, mapped to a probability by
+    ``sigmoid(slope * cosine + bias)``.
+
+    The default mapping was fitted for all-MiniLM-L6-v2 (see ``default_scorer.json``);
+    fit a calibrator on your own data for another model.
+    """
+
+    def __init__(
+        self,
+        encoder: BiEncoder,
+        *,
+        slope: float,
+        bias: float,
+        aggregation: Aggregation = "max",
+    ) -> None:
+        if aggregation not in ("max", "mean_top2"):
+            raise InvalidInputError(
+                f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
+            )
+        if not (math.isfinite(slope) and math.isfinite(bias)):
+            raise InvalidInputError("slope and bias must be finite numbers")
+        self.encoder = encoder
+        self.slope = slope
+        self.bias = bias
+        self.aggregation: Aggregation = aggregation
+        self.name = f"bi-encoder:{encoder.name}"
+
+    def similarities(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> np.ndarray[Any, Any]:
+        """(criteria × pages) cosine similarities, each page's windows aggregated."""
+        queries = self.encoder.embed([_query_text(c) for c in criteria])
+        pages = self.encoder.embed_windows(texts)
+        out = np.zeros((len(criteria), len(texts)), dtype=np.float64)
+        for pi, windows in enumerate(pages):
+            sims = queries @ windows.T  # criteria × windows
+            for ci in range(len(criteria)):
+                out[ci, pi] = aggregate(sims[ci], self.aggregation)
+        return out
+
+    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        sims = self.similarities(criteria, texts)
+        probs = 1.0 / (1.0 + np.exp(-(self.slope * sims + self.bias)))
+        return [[float(v) for v in row] for row in probs]
+
+
+def _query_text(criterion: Criterion) -> str:
+    # A bi-encoder has no instruction slot: the instruction is prepended to the query.
+    if criterion.instruction:
+        return f"{criterion.instruction} {criterion.text}"
+    return criterion.text

@@ -1,0 +1,102 @@
+"""The ONNX bi-encoder: export matches PyTorch, long pages are windowed, embeddings cached."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from ctxcompress import BiEncoder, BiEncoderScorer, Criterion, MemoryCache, load_scorer  # noqa: E402
+
+WORDS = (
+    "the patient failed methotrexate after six months tuberculosis screening was negative "
+    "revenue grew ten percent billing statement copay due hepatitis antigen"
+).split()
+TEXTS = ["tuberculosis screening was negative", "billing statement copay due", "revenue grew"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bi")
+    src = root / "random-bert"
+    src.mkdir()
+    (src / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n"
+    )
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(src / "vocab.txt"))
+    torch.manual_seed(11)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    transformers.BertModel(config).save_pretrained(src)
+    tokenizer.save_pretrained(src)
+    out = root / "onnx"
+    command = ["export", str(src), str(out), "--kind", "bi-encoder", "--int8"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctxcompress", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "max |embedding difference|" in proc.stdout
+    return out
+
+
+def _reference(src: Path, texts: list[str]) -> np.ndarray:
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(src))
+    model = transformers.AutoModel.from_pretrained(str(src)).eval()
+    enc = tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        hidden = model(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    return torch.nn.functional.normalize(pooled, dim=1).numpy()
+
+
+def test_embeddings_match_pytorch_mean_pooling(model_dir: Path) -> None:
+    encoder = BiEncoder(model_dir, precision="fp32", providers="cpu")
+    got = encoder.embed(TEXTS)
+    want = _reference(model_dir.parent / "random-bert", TEXTS)
+    assert np.max(np.abs(got - want)) < 1e-5
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_long_pages_are_embedded_whole_as_overlapping_windows(model_dir: Path) -> None:
+    encoder = BiEncoder(model_dir, precision="fp32", providers="cpu", window=16)
+    long_page = " ".join(WORDS * 5)  # 100 words, far past one 16-token window
+    (windows,) = encoder.embed_windows([long_page])
+    assert len(windows) >= 100 // 16 * 2 - 1  # stride 0.5: every token in two windows
+    (short,) = encoder.embed_windows([TEXTS[0]])
+    assert len(short) == 1
+
+
+def test_page_embeddings_are_computed_once_across_criteria_calls(model_dir: Path) -> None:
+    cache = MemoryCache()
+    encoder = BiEncoder(model_dir, precision="fp32", providers="cpu", cache=cache)
+    scorer = BiEncoderScorer(encoder, slope=10.0, bias=-5.0)
+    first = scorer.score_batch(["tuberculosis screening"], TEXTS)
+    misses = cache.stats().misses
+    second = scorer.score_batch([Criterion("b", "billing copay")], TEXTS)
+    # Only the new criterion's embedding was missing; the pages came from the cache.
+    assert cache.stats().misses == misses + 1
+    again = scorer.score_batch(["tuberculosis screening"], TEXTS)
+    assert again == first and len(second[0]) == 3
+
+
+def test_a_model_directory_spec_builds_a_bi_encoder_scorer(model_dir: Path) -> None:
+    scorer = load_scorer(str(model_dir), precision="int8", providers="cpu")
+    assert isinstance(scorer, BiEncoderScorer)
+    scores = scorer.score("tuberculosis screening", TEXTS)
+    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
