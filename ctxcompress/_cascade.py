@@ -7,13 +7,19 @@ the first stage's calibrated score and a note saying so. With 150 pages × 80 cr
 and ``keep=10``, the second stage scores 800 pairs instead of 12,000.
 
 The second stage sees only the survivors, so it should be pointwise (a cross-encoder, a
-rerank API): a scorer whose scores depend on the other pages (BM25) is refused there.
+rerank API): a scorer whose scores depend on the other pages (BM25) is refused there. Each
+criterion's survivors differ, so the second stage gets one call per criterion;
+``concurrency`` calls run at once (threads on the sync path, tasks on the async one), which
+is what a rerank API wants and a local model does not need.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
 
 from ._exceptions import InvalidInputError
 from ._scorer import BaseScorer, ScoreNotes
@@ -32,6 +38,7 @@ class Cascade(BaseScorer):
         *,
         keep: int | None = None,
         keep_threshold: float | None = None,
+        concurrency: int = 1,
     ) -> None:
         for label, stage in (("first", first), ("second", second)):
             if not isinstance(stage, BaseScorer):
@@ -48,6 +55,8 @@ class Cascade(BaseScorer):
             and 0.0 <= keep_threshold <= 1.0
         ):
             raise InvalidInputError(f"keep_threshold must be in [0, 1], got {keep_threshold!r}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if not second.pointwise:
             raise InvalidInputError(
                 f"the second stage {second.name!r} scores pages relative to each other, so it "
@@ -58,6 +67,7 @@ class Cascade(BaseScorer):
         self.second = second
         self.keep = keep
         self.keep_threshold = keep_threshold
+        self.concurrency = concurrency
         self.name = f"cascade({first.name} -> {second.name})"
 
     @property
@@ -96,12 +106,17 @@ class Cascade(BaseScorer):
         self, criteria: Sequence[Criterion], texts: Sequence[str]
     ) -> tuple[list[list[float]], ScoreNotes]:
         rows, notes, plans = self._plan(criteria, self.first.score_batch(criteria, texts))
-        for ci, (criterion, kept) in enumerate(zip(criteria, plans, strict=True)):
-            if not kept:
-                continue
-            second, second_notes = self.second.score_batch_noted(
-                [criterion], [texts[i] for i in kept]
-            )
+        work = [(ci, kept) for ci, kept in enumerate(plans) if kept]
+
+        def second_stage(ci: int, kept: list[int]) -> tuple[list[list[float]], ScoreNotes]:
+            return self.second.score_batch_noted([criteria[ci]], [texts[i] for i in kept])
+
+        if self.concurrency == 1 or len(work) < 2:
+            results = [second_stage(ci, kept) for ci, kept in work]
+        else:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                results = list(pool.map(lambda item: second_stage(*item), work))
+        for (ci, kept), (second, second_notes) in zip(work, results, strict=True):
             self._merge(ci, kept, second[0], second_notes, rows, notes)
         return rows, notes
 
@@ -115,13 +130,28 @@ class Cascade(BaseScorer):
     ) -> tuple[list[list[float]], ScoreNotes]:
         first = await self.first.ascore_batch(criteria, texts)
         rows, notes, plans = self._plan(criteria, first)
-        for ci, (criterion, kept) in enumerate(zip(criteria, plans, strict=True)):
-            if not kept:
-                continue
-            second, second_notes = await self.second.ascore_batch_noted(
-                [criterion], [texts[i] for i in kept]
-            )
+        limiter = anyio.CapacityLimiter(self.concurrency)
+        errors: list[BaseException] = []
+
+        async def second_stage(ci: int, kept: list[int], scope: anyio.CancelScope) -> None:
+            async with limiter:
+                try:
+                    second, second_notes = await self.second.ascore_batch_noted(
+                        [criteria[ci]], [texts[i] for i in kept]
+                    )
+                except Exception as exc:
+                    # The first failure cancels the rest; raised after the group, unwrapped.
+                    errors.append(exc)
+                    scope.cancel()
+                    return
             self._merge(ci, kept, second[0], second_notes, rows, notes)
+
+        async with anyio.create_task_group() as group:
+            for ci, kept in enumerate(plans):
+                if kept:
+                    group.start_soon(second_stage, ci, kept, group.cancel_scope)
+        if errors:
+            raise errors[0]
         return rows, notes
 
     @staticmethod

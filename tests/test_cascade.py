@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from ctxcompress import BM25Scorer, Cascade, Compressor, Criterion, InvalidInputError
+from ctxcompress import BM25Scorer, Cascade, Compressor, Criterion, InvalidInputError, ScoringError
 
 from .scorers import PairCountingScorer
 
@@ -90,3 +90,25 @@ def test_bad_configurations_are_refused() -> None:
         Cascade(BM25Scorer(), PairCountingScorer(), keep_threshold=1.5)
     with pytest.raises(InvalidInputError, match="pointwise"):
         Cascade(PairCountingScorer(), BM25Scorer(), keep=3)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_concurrent_second_stage_calls_give_the_same_scores(concurrency: int) -> None:
+    pages, criteria = _document(30), _criteria(6)
+    want = Cascade(BM25Scorer(), PairCountingScorer(), keep=5).score_batch_noted(criteria, pages)
+    cascade = Cascade(BM25Scorer(), PairCountingScorer(), keep=5, concurrency=concurrency)
+    assert cascade.score_batch_noted(criteria, pages) == want
+    assert anyio.run(cascade.ascore_batch_noted, criteria, pages) == want
+
+
+def test_a_failing_second_stage_raises_its_own_error() -> None:
+    class Broken(PairCountingScorer):
+        def _score_many(self, criteria, texts):  # type: ignore[no-untyped-def]
+            raise ScoringError("second stage down")
+
+    cascade = Cascade(BM25Scorer(), Broken(), keep=3, concurrency=3)
+    pages, criteria = _document(10), _criteria(4)
+    with pytest.raises(ScoringError, match="second stage down"):
+        cascade.score_batch(criteria, pages)
+    with pytest.raises(ScoringError, match="second stage down"):
+        anyio.run(cascade.ascore_batch, criteria, pages)
