@@ -6,13 +6,14 @@ The server runs in its own process (tests/rerank_server.py) so the client's CPU 
 measured alone. Reports wall time against the ideal schedule
 ceil(requests / concurrency) x latency, and the client's CPU time per request.
 
-    python benchmarks/bench_remote.py [--latency 0.1] [--concurrency 16] [--repeat 3]
+    python benchmarks/bench_remote.py [--latency 0.1] [--concurrency 16] [--repeat 3] [--pin]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import statistics
 import subprocess
@@ -43,12 +44,26 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the client on CPU 0 and the server on CPU 1 (Linux), so the server's own "
+        "CPU time does not slow the client it is measuring",
+    )
     args = parser.parse_args()
+    pin_server = None
+    if args.pin:
+        os.sched_setaffinity(0, {0})
+
+        def pin_server() -> None:
+            os.sched_setaffinity(0, {1})
+
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.rerank_server", "--latency", str(args.latency)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=pin_server,
     )
     try:
         assert server.stdout is not None

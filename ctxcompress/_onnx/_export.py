@@ -68,7 +68,9 @@ def export_cross_encoder(
     out = _empty_target(out_dir)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(source)).eval()
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            str(source), attn_implementation="eager"
+        ).eval()
     except (OSError, ValueError) as exc:
         raise InvalidInputError(
             f"cannot load a sequence-classification model from {source}: {exc}"
@@ -106,6 +108,7 @@ def export_cross_encoder(
         fp16=fp16,
         tolerance=tolerance,
         opset=opset,
+        fuse=_fusable(model.config),
     )
 
 
@@ -154,6 +157,9 @@ def export_bi_encoder(
         source=str(source),
     )
     samples = [t for pair in SAMPLE_PAIRS for t in pair]
+    # Not fused (unlike cross-encoders): the default scorer's fusion weights were fitted on
+    # embeddings from the unfused graph; fusing changes them in the 6th decimal and the
+    # model file's digest, which keys the embedding caches. Refit when turning it on.
     return _export(
         MeanPooled().eval(),
         tokenizer,
@@ -197,6 +203,7 @@ def _export(
     fp16: bool,
     tolerance: float,
     opset: int,
+    fuse: tuple[int, int] | None = None,
 ) -> ExportReport:
     enc = encode(samples[:2])
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
@@ -215,6 +222,8 @@ def _export(
             opset_version=opset,
             dynamo=False,
         )
+        if fuse is not None:
+            _fuse_transformer_ops(staging / "model.onnx", *fuse)
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
         (staging / DESCRIPTION_FILE).write_text(description.model_dump_json(indent=2) + "\n")
         diff = _verify(model, encode(samples), staging / "model.onnx", input_names, torch)
@@ -230,6 +239,8 @@ def _export(
                 str(staging / "model_int8.onnx"),
                 weight_type=QuantType.QInt8,
                 per_channel=True,
+                # Fused ops (Attention, SkipLayerNormalization) defeat shape inference.
+                extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
             )
         if fp16:
             _to_fp16(staging)
@@ -239,6 +250,30 @@ def _export(
             shutil.move(str(f), out / f.name)
             files.append(f.name)
     return ExportReport(out, diff, tuple(files))
+
+
+# Model types whose graphs onnxruntime's BERT optimizer knows how to fuse.
+_FUSABLE = ("bert", "roberta", "xlm-roberta", "electra")
+
+
+def _fusable(config: Any) -> tuple[int, int] | None:
+    """(heads, hidden size) when the graph can be fused, else None."""
+    if getattr(config, "model_type", None) not in _FUSABLE:
+        return None
+    return int(config.num_attention_heads), int(config.hidden_size)
+
+
+def _fuse_transformer_ops(onnx_file: Path, num_heads: int, hidden_size: int) -> None:
+    """Fuse attention, embedding + LayerNorm, bias + GELU and skip + LayerNorm into
+    onnxruntime's contrib ops, in place: ~1.3x faster on a CPU. The model must be exported
+    with eager attention (SDPA's graph is not recognised). The comparison with PyTorch runs
+    on the fused graph, so a bad fusion is caught like a bad export."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(
+        str(onnx_file), model_type="bert", num_heads=num_heads, hidden_size=hidden_size
+    )
+    optimized.save_model_to_file(str(onnx_file))
 
 
 def _verify(model: Any, enc: Any, onnx_file: Path, input_names: list[str], torch: Any) -> float:
