@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._exceptions import InvalidInputError
-from ._scorer import BaseScorer, Scorer
+from ._scorer import BaseScorer, ScoreNotes, Scorer
 from ._types import Criterion
 
 __all__ = [
@@ -206,9 +206,28 @@ class CalibratedScorer(BaseScorer):
         self.calibrator = calibrator
         self.name = f"{scorer.name}+{calibrator.method}"
 
+    @property
+    def pointwise(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.inner, "pointwise", False))
+
+    @property
+    def fingerprint(self) -> str:
+        inner = getattr(self.inner, "fingerprint", self.inner.name)
+        return f"{inner}+{self.calibrator.method}:{self.calibrator.to_json()}"
+
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        rows = self.inner.score_batch(criteria, texts)
-        return [self.calibrator(row) for row in rows]
+        return self._score_many_noted(criteria, texts)[0]
+
+    def _score_many_noted(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        # The inner scorer's notes (windowed pages, cascade pruning) pass through.
+        noted = getattr(self.inner, "score_batch_noted", None)
+        if noted is not None:
+            rows, notes = noted(criteria, texts)
+        else:
+            rows, notes = self.inner.score_batch(criteria, texts), {}
+        return [self.calibrator(row) for row in rows], notes
 
     async def _ascore_many(
         self, criteria: Sequence[Criterion], texts: Sequence[str]
@@ -218,3 +237,12 @@ class CalibratedScorer(BaseScorer):
             return await super()._ascore_many(criteria, texts)
         rows: list[list[float]] = await native(criteria, texts)
         return [self.calibrator(row) for row in rows]
+
+    async def _ascore_many_noted(
+        self, criteria: Sequence[Criterion], texts: Sequence[str]
+    ) -> tuple[list[list[float]], ScoreNotes]:
+        noted = getattr(self.inner, "ascore_batch_noted", None)
+        if noted is None:
+            return await self._ascore_many(criteria, texts), {}
+        rows, notes = await noted(criteria, texts)
+        return [self.calibrator(row) for row in rows], notes

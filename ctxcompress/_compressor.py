@@ -232,7 +232,8 @@ class _Job:
             self.scores[criterion.id] = row
             self.notes[criterion.id] = {}
         for (position, page_index), note in notes.items():
-            self.notes[batch[position].id][page_index] = note
+            if 0 <= position < len(batch) and 0 <= page_index < len(self.pages):
+                self.notes[batch[position].id][page_index] = note
         self._advance(len(batch))
 
     def mark_failed(self, failed: dict[str, BaseException]) -> None:

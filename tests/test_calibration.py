@@ -105,3 +105,18 @@ def test_calibrated_scorer_applies_and_refuses_other_scorers() -> None:
     other = Calibrator("platt", "remote:cohere/rerank-v3.5", {"a": 1.0, "b": 0.0})
     with pytest.raises(InvalidInputError, match="fitted for scorer 'remote:cohere"):
         CalibratedScorer(BM25Scorer(), other)
+
+
+def test_calibrated_scorer_passes_the_inner_scorers_notes_through() -> None:
+    from ctxcompress import Compressor, CrossEncoderScorer, TopK
+
+    model = Path(__file__).parent / "fixtures" / "tiny-bert-cross-encoder"
+    inner = CrossEncoderScorer(model, providers="cpu")
+    calibrator = fit_calibrator([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], "platt", scorer_id=inner.name)
+    scorer = CalibratedScorer(inner, calibrator)
+    long_page = " ".join(["tuberculosis screening was negative"] * 100)
+    result = Compressor(scorer, TopK(2), "whitespace").compress(
+        ["QuantiFERON negative", long_page], "tuberculosis"
+    )
+    assert result.selections[0].decisions[1].note is not None
+    assert "windows" in result.selections[0].decisions[1].note

@@ -22,8 +22,13 @@ from .._cache import Cache, MemoryCache, cache_key, text_digest
 from .._exceptions import InvalidInputError, MissingDependencyError
 from .._scorer import BaseScorer
 from .._types import Criterion
-from ._cross_encoder import PRECISION_FILES
-from ._description import ModelDescription, file_fingerprint, read_description
+from ._description import (
+    PRECISION_FILES,
+    ModelDescription,
+    file_fingerprint,
+    model_file,
+    read_description,
+)
 from ._session import Providers, create_session
 
 __all__ = ["BiEncoder", "BiEncoderScorer"]
@@ -66,19 +71,9 @@ class BiEncoder:
         if batch_tokens < 1:
             raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
         precision = precision or _default_precision(root, providers)
-        if precision not in PRECISION_FILES:
-            raise InvalidInputError(
-                f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}"
-            )
-        model_file = root / PRECISION_FILES[precision]
-        if not model_file.is_file():
-            present = [p for p, f in PRECISION_FILES.items() if (root / f).is_file()]
-            raise InvalidInputError(
-                f"{root} has no {precision} model ({model_file.name}); "
-                f"present: {', '.join(present) or 'none'}"
-            )
+        onnx_file = model_file(root, precision)
         self.session = create_session(
-            model_file, providers, strict=strict, intra_op_threads=intra_op_threads
+            onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
@@ -99,7 +94,7 @@ class BiEncoder:
         self.name = f"{root.name}/{precision}"
         # The weights' digest, not the directory's name, identifies the model.
         self.fingerprint = (
-            f"bi-encoder:{file_fingerprint(model_file)}:w{self.window}:s{self.window_stride}"
+            f"bi-encoder:{file_fingerprint(onnx_file)}:w{self.window}:s{self.window_stride}"
         )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:

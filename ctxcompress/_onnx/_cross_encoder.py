@@ -18,12 +18,17 @@ import numpy as np
 from .._exceptions import InvalidInputError, MissingDependencyError, ScoringError
 from .._scorer import BaseScorer, ScoreNotes
 from .._types import Criterion
-from ._description import ModelDescription, file_fingerprint, read_description
+from ._description import (
+    PRECISION_FILES,
+    ModelDescription,
+    file_fingerprint,
+    model_file,
+    read_description,
+)
 from ._session import Providers, create_session
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
 
-PRECISION_FILES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
 Aggregation = Literal["max", "mean_top2"]
 
 
@@ -64,18 +69,9 @@ class CrossEncoderScorer(BaseScorer):
         if batch_tokens < 1:
             raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
         precision = precision or "fp32"
-        if precision not in PRECISION_FILES:
-            raise InvalidInputError(
-                f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}"
-            )
-        model_file = root / PRECISION_FILES[precision]
-        if not model_file.is_file():
-            present = [p for p, f in PRECISION_FILES.items() if (root / f).is_file()]
-            raise InvalidInputError(
-                f"{root} has no {precision} model ({model_file.name}); present: {', '.join(present) or 'none'}"
-            )
+        onnx_file = model_file(root, precision)
         self.session = create_session(
-            model_file, providers, strict=strict, intra_op_threads=intra_op_threads
+            onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
@@ -94,7 +90,7 @@ class CrossEncoderScorer(BaseScorer):
         self.aggregation = aggregation
         self.precision = precision
         self.name = f"onnx:{root.name}/{precision}"
-        self._model_file = model_file
+        self._model_file = onnx_file
         self._fingerprint: str | None = None
         # (criterion id, page index) -> number of windows, for pages longer than the model.
         self.last_windowed: dict[tuple[str, int], int] = {}

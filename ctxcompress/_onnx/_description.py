@@ -11,9 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._exceptions import InvalidInputError
 
-__all__ = ["DESCRIPTION_FILE", "ModelDescription", "file_fingerprint", "read_description"]
+__all__ = [
+    "DESCRIPTION_FILE",
+    "PRECISION_FILES",
+    "ModelDescription",
+    "file_fingerprint",
+    "model_file",
+    "read_description",
+]
 
 DESCRIPTION_FILE = "ctxcompress.json"
+#: The ONNX file of each precision in a model directory.
+PRECISION_FILES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
 
 
 class ModelDescription(BaseModel):
@@ -50,3 +59,19 @@ def file_fingerprint(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
+
+
+def model_file(model_dir: Path, precision: str) -> Path:
+    """The ONNX file for ``precision`` in ``model_dir``; an error names what is there."""
+    if precision not in PRECISION_FILES:
+        raise InvalidInputError(
+            f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}"
+        )
+    path = model_dir / PRECISION_FILES[precision]
+    if not path.is_file():
+        present = [p for p, f in PRECISION_FILES.items() if (model_dir / f).is_file()]
+        raise InvalidInputError(
+            f"{model_dir} has no {precision} model ({path.name}); "
+            f"present: {', '.join(present) or 'none'}"
+        )
+    return path
