@@ -41,6 +41,7 @@ from ._onnx import (
     BiEncoderScorer,
     CrossEncoderScorer,
     ExecutionProviderError,
+    Model,
     ProviderFallbackWarning,
 )
 from ._policies import Candidate, Hybrid, Policy, PolicyOutcome, Threshold, TokenBudget, TopK
@@ -98,6 +99,7 @@ __all__ = [
     "LabelDecision",
     "MemoryCache",
     "MissingDependencyError",
+    "Model",
     "Page",
     "PageDecision",
     "Policy",

@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,14 @@ from ._lexical import BM25Scorer, _Index
 from ._scorer import BaseScorer
 from ._types import Criterion
 
-__all__ = ["FEATURES", "DefaultScorer", "FusionParams", "fusion_features", "load_fusion_params"]
+__all__ = [
+    "FEATURES",
+    "DefaultScorer",
+    "FusionParams",
+    "bi_encoder_scorer",
+    "fusion_features",
+    "load_fusion_params",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -143,3 +151,22 @@ class DefaultScorer(BaseScorer):
             logits = x @ self._weights + self.params.bias
             rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])
         return rows
+
+
+def bi_encoder_scorer(model_dir: Path | None = None, **options: Any) -> BaseScorer:
+    """A bi-encoder alone: the embedded MiniLM (``model_dir`` None), windowed as the fusion
+    was fitted, or another exported bi-encoder. Its cosine is mapped to a probability with
+    the slope and bias fitted for MiniLM unless ``slope``/``bias`` are given."""
+    from ._embedded import minilm_model_dir
+    from ._onnx._bi_encoder import BiEncoder, BiEncoderScorer
+
+    params = load_fusion_params()
+    mapping: dict[str, Any] = {"slope": params.bi_encoder_slope, "bias": params.bi_encoder_bias}
+    for key in ("slope", "bias", "aggregation"):
+        if key in options:
+            mapping[key] = options.pop(key)
+    if model_dir is None:
+        options.setdefault("window", params.window)
+        options.setdefault("window_stride", params.window_stride)
+    encoder = BiEncoder(model_dir or minilm_model_dir(), **options)
+    return BiEncoderScorer(encoder, **mapping)

@@ -127,40 +127,30 @@ def _register_builtins() -> None:
             return BM25Scorer()
 
     def bi_encoder(argument: str, **options: Any) -> BaseScorer:
-        from ._default import load_fusion_params
-        from ._embedded import minilm_model_dir
-        from ._onnx import BiEncoder, BiEncoderScorer
+        from ._default import bi_encoder_scorer
 
-        params = load_fusion_params()
-        mapping: dict[str, Any] = {
-            "slope": params.bi_encoder_slope,
-            "bias": params.bi_encoder_bias,
-        }
-        for key in ("slope", "bias", "aggregation"):
-            if key in options:
-                mapping[key] = options.pop(key)
-        if not argument:  # the embedded MiniLM, windowed as the fusion was fitted
-            options.setdefault("window", params.window)
-            options.setdefault("window_stride", params.window_stride)
-        encoder = BiEncoder(argument or minilm_model_dir(), **options)
-        return BiEncoderScorer(encoder, **mapping)
+        return bi_encoder_scorer(Path(argument) if argument else None, **options)
 
     register_scheme("bm25", bm25)
     register_scheme("default", default)
     register_scheme("bi-encoder", bi_encoder, usage="bi-encoder[:<model directory>]")
 
     def model_dir(argument: str, **options: Any) -> BaseScorer:
-        from ._onnx import CrossEncoderScorer, read_description
+        from ._onnx import Model
 
-        kind = read_description(Path(argument)).kind
-        if kind == "bi-encoder":
-            return bi_encoder(argument, **options)
-        if kind != "cross-encoder":
-            raise UnknownScorerError(f"{kind} model directories are not available in this version")
-        return CrossEncoderScorer(argument, **options)
+        return Model.from_dir(argument).scorer(**options)
+
+    def hub(argument: str, **options: Any) -> BaseScorer:
+        from ._onnx import Model
+
+        hub_options = {
+            k: options.pop(k) for k in ("revision", "cache_dir", "offline") if k in options
+        }
+        return Model.from_hub(argument, **hub_options).scorer(**options)
 
     register_scheme("remote", remote, usage="remote:<provider>[/<model>]")
     register_scheme(PATH_SCHEME, model_dir, usage="<model directory>")
+    register_scheme("hub", hub, usage="hub:<owner>/<name>")
 
 
 _register_builtins()

@@ -137,3 +137,18 @@ def test_cli_scores_with_a_model_directory(tmp_path: Path) -> None:
         [*args[:5], "bm25", *args[6:]], capture_output=True, text=True, timeout=120
     )
     assert bm25.returncode == 2 and "no option" in bm25.stderr
+
+
+def test_default_precision_per_device(tmp_path: Path) -> None:
+    from ctxcompress._onnx._description import default_precision
+
+    for name in ("model.onnx", "model_int8.onnx"):
+        (tmp_path / name).touch()
+    assert default_precision(tmp_path, "cpu", cpu="fp32") == "fp32"
+    assert default_precision(tmp_path, "cpu", cpu="int8") == "int8"
+    # A GPU asked for, but no fp16 file: the CPU choice stands.
+    assert default_precision(tmp_path, "cuda", cpu="int8") == "int8"
+    (tmp_path / "model_fp16.onnx").touch()
+    assert default_precision(tmp_path, "cuda", cpu="fp32") == "fp16"
+    assert default_precision(tmp_path, ["CUDAExecutionProvider"], cpu="fp32") == "fp16"
+    assert default_precision(tmp_path, ["CPUExecutionProvider"], cpu="fp32") == "fp32"

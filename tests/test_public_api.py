@@ -3,6 +3,7 @@
 import ctxcompress
 
 EXPECTED = {
+    "Model",
     "BiEncoder",
     "BiEncoderScorer",
     "CrossEncoderScorer",

@@ -4,6 +4,7 @@ the cross-encoder and bi-encoder scorers."""
 from ._bi_encoder import BiEncoder, BiEncoderScorer
 from ._cross_encoder import PRECISION_FILES, CrossEncoderScorer
 from ._description import DESCRIPTION_FILE, ModelDescription, read_description
+from ._model import Model
 from ._session import (
     ExecutionProviderError,
     ProviderFallbackWarning,
@@ -18,6 +19,7 @@ __all__ = [
     "BiEncoderScorer",
     "CrossEncoderScorer",
     "ExecutionProviderError",
+    "Model",
     "ModelDescription",
     "ProviderFallbackWarning",
     "create_session",

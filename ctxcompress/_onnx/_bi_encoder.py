@@ -23,8 +23,8 @@ from .._exceptions import InvalidInputError, MissingDependencyError
 from .._scorer import BaseScorer
 from .._types import Criterion
 from ._description import (
-    PRECISION_FILES,
     ModelDescription,
+    default_precision,
     file_fingerprint,
     model_file,
     read_description,
@@ -70,7 +70,7 @@ class BiEncoder:
             raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
         if batch_tokens < 1:
             raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
-        precision = precision or _default_precision(root, providers)
+        precision = precision or default_precision(root, providers, cpu="int8")
         onnx_file = model_file(root, precision)
         self.session = create_session(
             onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
@@ -174,14 +174,6 @@ class BiEncoder:
 
     def __repr__(self) -> str:
         return f"BiEncoder(name={self.name!r}, window={self.window})"
-
-
-def _default_precision(root: Path, providers: Providers) -> Precision:
-    if providers in ("cuda",) or (
-        not isinstance(providers, str) and any("CUDA" in p or "Tensorrt" in p for p in providers)
-    ):
-        return "fp16" if (root / PRECISION_FILES["fp16"]).is_file() else "fp32"
-    return "int8" if (root / PRECISION_FILES["int8"]).is_file() else "fp32"
 
 
 def _pack(matrix: np.ndarray[Any, Any]) -> bytes:

@@ -21,6 +21,7 @@ from .._types import Criterion
 from ._description import (
     PRECISION_FILES,
     ModelDescription,
+    default_precision,
     file_fingerprint,
     model_file,
     read_description,
@@ -36,7 +37,7 @@ class CrossEncoderScorer(BaseScorer):
     """Scores with a cross-encoder exported to ``model_dir`` (see ``ModelDescription``).
 
     ``precision`` picks ``model.onnx`` (fp32), ``model_fp16.onnx`` or ``model_int8.onnx``;
-    the default is fp16 when a GPU provider is asked for and present, else fp32.
+    the default is fp16 when a GPU provider is asked for and that file exists, else fp32.
     """
 
     def __init__(
@@ -68,7 +69,7 @@ class CrossEncoderScorer(BaseScorer):
             raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
         if batch_tokens < 1:
             raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
-        precision = precision or "fp32"
+        precision = precision or default_precision(root, providers, cpu="fp32")
         onnx_file = model_file(root, precision)
         self.session = create_session(
             onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,7 @@ __all__ = [
     "DESCRIPTION_FILE",
     "PRECISION_FILES",
     "ModelDescription",
+    "default_precision",
     "file_fingerprint",
     "model_file",
     "read_description",
@@ -75,3 +77,22 @@ def model_file(model_dir: Path, precision: str) -> Path:
             f"present: {', '.join(present) or 'none'}"
         )
     return path
+
+
+def default_precision(
+    model_dir: Path, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
+) -> Literal["fp32", "fp16", "int8"]:
+    """The precision to run when none is asked for: fp16 when a GPU provider is asked for
+    and the directory has it, else ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps;
+    fp32 for rerankers) when present, else fp32."""
+    wants_gpu = providers == "cuda" or (
+        not isinstance(providers, str)
+        and any(p.startswith(("CUDA", "Tensorrt")) for p in providers)
+    )
+    if providers == "auto":
+        from ._session import GPU_PROVIDERS, resolve_providers
+
+        wants_gpu = any(p in GPU_PROVIDERS for p in resolve_providers("auto"))
+    if wants_gpu and (model_dir / PRECISION_FILES["fp16"]).is_file():
+        return "fp16"
+    return cpu if (model_dir / PRECISION_FILES[cpu]).is_file() else "fp32"
