@@ -1,12 +1,20 @@
 """Generate the tiny golden ONNX fixtures in tests/fixtures/ (needs torch and transformers).
 
-A 2-layer random BERT cross-encoder (hidden 32, fixed seed) with a WordPiece tokenizer
-trained here on a few sentences, exported with torch.onnx (dynamic batch and sequence
-axes), an int8 dynamic-quantised variant beside it, and PyTorch reference probabilities for
-fixed pairs. Tests compare ctxcompress's ONNX scores against those references.
+* tiny-bert-cross-encoder: a 2-layer random BERT cross-encoder (hidden 32, fixed seed) with
+  a WordPiece tokenizer trained here on a few sentences, exported with torch.onnx (dynamic
+  batch and sequence axes), an int8 dynamic-quantised variant beside it;
+* tiny-qwen3-reranker: a 2-layer Qwen3-style decoder reranker (hidden 32, fixed seed) with
+  a byte-level BPE trained here (with the chat special tokens and single "yes"/"no"
+  tokens), saved with save_pretrained and exported with ctxcompress's own
+  export_decoder_reranker (the Qwen3-Reranker prompt), int8 beside fp32.
+
+Each gets PyTorch reference probabilities for fixed pairs; tests compare ctxcompress's ONNX
+scores against them. Both models get a few hundred optimiser steps towards distinct
+target logits on the reference pairs, so that their scores depend on the input enough for
+int8 rounding not to decide the ranking.
 
     pip install torch==2.13.0 transformers onnx onnxruntime
-    python scripts/make_tiny_models.py
+    python scripts/make_tiny_models.py [all | cross-encoder | decoder]
 """
 
 from __future__ import annotations
@@ -16,7 +24,15 @@ from pathlib import Path
 
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import (
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
 from transformers import BertConfig, BertForSequenceClassification
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tiny-bert-cross-encoder"
@@ -55,6 +71,20 @@ def tokenizer() -> Tokenizer:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "which", nargs="?", choices=["all", "cross-encoder", "decoder"], default="all"
+    )
+    which = parser.parse_args().which
+    if which in ("all", "cross-encoder"):
+        make_cross_encoder()
+    if which in ("all", "decoder"):
+        make_decoder_reranker()
+
+
+def make_cross_encoder() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tok = tokenizer()
     tok.save(str(OUT / "tokenizer.json"))
@@ -154,6 +184,108 @@ def main() -> None:
             )
     (OUT / "reference.json").write_text(json.dumps(reference, indent=2) + "\n")
     print(f"wrote {OUT}")
+
+
+DECODER_OUT = OUT.parent / "tiny-qwen3-reranker"
+DECODER_MAX_LENGTH = 384
+
+
+def decoder_tokenizer() -> Tokenizer:
+    from ctxcompress._onnx._decoder import QWEN3_RERANKER_INSTRUCTION, QWEN3_RERANKER_TEMPLATE
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    text = [QWEN3_RERANKER_TEMPLATE, QWEN3_RERANKER_INSTRUCTION, *CORPUS]
+    tok.train_from_iterator(
+        text * 5,
+        trainers.BpeTrainer(
+            vocab_size=600,
+            special_tokens=special,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tok.add_tokens(["yes", "no"])  # the scoring tokens: one token each
+    return tok
+
+
+def make_decoder_reranker() -> None:
+    import tempfile
+
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    from ctxcompress._onnx._decoder import QWEN3_RERANKER_INSTRUCTION, QWEN3_RERANKER_TEMPLATE
+    from ctxcompress._onnx._export import export_decoder_reranker
+
+    tok = decoder_tokenizer()
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
+    hf_tok.padding_side = "left"
+    torch.manual_seed(4321)
+    config = Qwen3Config(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=DECODER_MAX_LENGTH,
+        tie_word_embeddings=True,
+    )
+    model = Qwen3ForCausalLM(config)
+    yes, no = tok.token_to_id("yes"), tok.token_to_id("no")
+
+    def prompts(pairs: list[tuple[str, str]]) -> list[str]:
+        return [
+            QWEN3_RERANKER_TEMPLATE.replace("{instruction}", QWEN3_RERANKER_INSTRUCTION)
+            .replace("{query}", q)
+            .replace("{document}", p)
+            for q, p in pairs
+        ]
+
+    def yes_minus_no(pairs: list[tuple[str, str]]) -> torch.Tensor:
+        enc = hf_tok(prompts(pairs), return_tensors="pt", padding=True, add_special_tokens=False)
+        last = model(**enc, use_cache=False).logits[:, -1, :]
+        return last[:, yes] - last[:, no]
+
+    targets = torch.linspace(-3.0, 3.0, len(PAIRS))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(200):
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(yes_minus_no(PAIRS), targets).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        margins = yes_minus_no(PAIRS).tolist()
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        hf_tok.save_pretrained(tmp)
+        if DECODER_OUT.exists():
+            for f in DECODER_OUT.iterdir():
+                f.unlink()
+            DECODER_OUT.rmdir()
+        report = export_decoder_reranker(tmp, DECODER_OUT, int8=True, max_length=DECODER_MAX_LENGTH)
+    description = json.loads((DECODER_OUT / "ctxcompress.json").read_text())
+    description |= {
+        "license": "Apache-2.0",
+        "source": "random weights from scripts/make_tiny_models.py (seed 4321)",
+    }
+    (DECODER_OUT / "ctxcompress.json").write_text(json.dumps(description, indent=2) + "\n")
+    reference = [
+        {
+            "query": q,
+            "passage": p,
+            "yes_minus_no": m,
+            "probability": float(torch.sigmoid(torch.tensor(m))),
+        }
+        for (q, p), m in zip(PAIRS, margins, strict=True)
+    ]
+    (DECODER_OUT / "reference.json").write_text(json.dumps(reference, indent=2) + "\n")
+    print(f"wrote {DECODER_OUT} (export check: {report.max_abs_logit_diff:.2g})")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_from_dir_names_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "d" / "ctxcompress.json").write_text(
         json.dumps(description | {"kind": "decoder-reranker"})
     )
-    with pytest.raises(InvalidInputError, match="decoder-reranker models are not available"):
+    with pytest.raises(InvalidInputError, match="prompt_template"):
         load_scorer(str(tmp_path / "d"))
 
 

@@ -3,6 +3,7 @@
 import ctxcompress
 
 EXPECTED = {
+    "DecoderRerankerScorer",
     "Model",
     "BiEncoder",
     "BiEncoderScorer",

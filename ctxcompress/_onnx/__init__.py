@@ -3,6 +3,7 @@ the cross-encoder and bi-encoder scorers."""
 
 from ._bi_encoder import BiEncoder, BiEncoderScorer
 from ._cross_encoder import PRECISION_FILES, CrossEncoderScorer
+from ._decoder import DecoderRerankerScorer
 from ._description import DESCRIPTION_FILE, ModelDescription, read_description
 from ._model import Model
 from ._session import (
@@ -18,6 +19,7 @@ __all__ = [
     "BiEncoder",
     "BiEncoderScorer",
     "CrossEncoderScorer",
+    "DecoderRerankerScorer",
     "ExecutionProviderError",
     "Model",
     "ModelDescription",

@@ -38,7 +38,15 @@ class CrossEncoderScorer(BaseScorer):
 
     ``precision`` picks ``model.onnx`` (fp32), ``model_fp16.onnx`` or ``model_int8.onnx``;
     the default is fp16 when a GPU provider is asked for and that file exists, else fp32.
+
+    Windowing, length-sorted batching and failure isolation live here; how a (query,
+    passage) pair becomes token ids, which side is padded and how the graph's output
+    becomes a probability are hooks (``_query``, ``_page_budget``, ``_encode_pairs``,
+    ``_pad_left``, ``_probabilities``) that the decoder reranker overrides.
     """
+
+    kind = "cross-encoder"
+    _pad_left = False
 
     def __init__(
         self,
@@ -59,8 +67,8 @@ class CrossEncoderScorer(BaseScorer):
             raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
         root = Path(model_dir).expanduser()
         self.description: ModelDescription = read_description(root)
-        if self.description.kind != "cross-encoder":
-            raise InvalidInputError(f"{root} holds a {self.description.kind}, not a cross-encoder")
+        if self.description.kind != self.kind:
+            raise InvalidInputError(f"{root} holds a {self.description.kind}, not a {self.kind}")
         if aggregation not in ("max", "mean_top2"):
             raise InvalidInputError(
                 f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
@@ -144,11 +152,7 @@ class CrossEncoderScorer(BaseScorer):
             e.offsets for e in self._measure.encode_batch(list(texts), add_special_tokens=False)
         ]
         for ci, criterion in enumerate(criteria):
-            query = (
-                criterion.text
-                if not criterion.instruction
-                else f"{criterion.instruction}\n{criterion.text}"
-            )
+            query = self._query(criterion)
             budget = self._page_budget(query)
             for pi, text in enumerate(texts):
                 windows = self._windows(text, offsets[pi], budget)
@@ -177,9 +181,18 @@ class CrossEncoderScorer(BaseScorer):
             )
         return rows, notes
 
+    def _query(self, criterion: Criterion) -> str:
+        # A cross-encoder has no instruction slot: the instruction is prepended to the query.
+        if criterion.instruction:
+            return f"{criterion.instruction}\n{criterion.text}"
+        return criterion.text
+
+    def _encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Any:
+        return self.tokenizer.encode_batch(list(pairs))
+
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Probabilities for (query, passage) pairs, batched by length under a token budget."""
-        encodings = self.tokenizer.encode_batch(list(pairs))
+        encodings = self._encode_pairs(pairs)
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         out = np.zeros(len(encodings), dtype=np.float64)
         batch: list[int] = []
@@ -221,13 +234,18 @@ class CrossEncoderScorer(BaseScorer):
         for row, i in enumerate(batch):
             enc = encodings[i]
             n = len(enc.ids)
+            # Left padding puts every sequence's last token in the last position.
+            cols = slice(width - n, width) if self._pad_left else slice(0, n)
             if "input_ids" in feeds:
-                feeds["input_ids"][row, :n] = enc.ids
+                feeds["input_ids"][row, cols] = enc.ids
             if "attention_mask" in feeds:
-                feeds["attention_mask"][row, :n] = 1
+                feeds["attention_mask"][row, cols] = 1
             if "token_type_ids" in feeds:
-                feeds["token_type_ids"][row, :n] = enc.type_ids
+                feeds["token_type_ids"][row, cols] = enc.type_ids
         logits = np.asarray(self.session.run(None, feeds)[0], dtype=np.float64)
+        return self._probabilities(logits)
+
+    def _probabilities(self, logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         return _activate(logits, self.description.activation)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .._exceptions import InvalidInputError
 
@@ -39,6 +39,27 @@ class ModelDescription(BaseModel):
     prompt_template: str | None = None
     license: str | None = None
     source: str | None = None
+    # Decoder rerankers: the template has {instruction}, {query} and {document} slots; the
+    # score comes from the last position's logits: softmax over [no_token, yes_token], or
+    # sigmoid(logit(yes_token) / logit_scale) when there is no no_token (zerank-style).
+    default_instruction: str | None = None
+    yes_token: str | None = None
+    no_token: str | None = None
+    logit_scale: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_decoder(self) -> ModelDescription:
+        if self.kind != "decoder-reranker":
+            return self
+        template = self.prompt_template or ""
+        for slot in ("{query}", "{document}"):
+            if template.count(slot) != 1:
+                raise ValueError(f"a decoder reranker's prompt_template needs one {slot} slot")
+        if template.index("{query}") > template.index("{document}"):
+            raise ValueError("the prompt_template must put {query} before {document}")
+        if not self.yes_token:
+            raise ValueError("a decoder reranker needs yes_token")
+        return self
 
 
 def read_description(model_dir: Path) -> ModelDescription:

@@ -23,7 +23,12 @@ import numpy as np
 from .._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
 from ._description import DESCRIPTION_FILE, ModelDescription
 
-__all__ = ["ExportReport", "export_bi_encoder", "export_cross_encoder"]
+__all__ = [
+    "ExportReport",
+    "export_bi_encoder",
+    "export_cross_encoder",
+    "export_decoder_reranker",
+]
 
 SAMPLE_PAIRS = [
     (
@@ -166,6 +171,98 @@ def export_bi_encoder(
         encode,
         samples,
         "embeddings",
+        description,
+        out,
+        torch,
+        int8=int8,
+        fp16=fp16,
+        tolerance=tolerance,
+        opset=opset,
+    )
+
+
+def export_decoder_reranker(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    prompt_template: str | None = None,
+    default_instruction: str | None = None,
+    yes_token: str = "yes",
+    no_token: str | None = "no",
+    logit_scale: float = 1.0,
+    int8: bool = False,
+    fp16: bool = False,
+    max_length: int | None = None,
+    tolerance: float = 1e-4,
+    opset: int = 17,
+) -> ExportReport:
+    """Export a causal LM used as a reranker (Qwen3-Reranker style by default): the graph
+    returns the last position's logits for left-padded prompts."""
+    from ._decoder import QWEN3_RERANKER_INSTRUCTION, QWEN3_RERANKER_TEMPLATE
+
+    torch, transformers = _require()
+    out = _empty_target(out_dir)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
+        lm = transformers.AutoModelForCausalLM.from_pretrained(
+            str(source), attn_implementation="eager"
+        ).eval()
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(
+            f"cannot load a causal language model from {source}: {exc}"
+        ) from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise InvalidInputError(f"{source} has no fast tokenizer (tokenizer.json is needed)")
+    for token in (yes_token, no_token):
+        if token is not None and len(tokenizer(token, add_special_tokens=False).input_ids) != 1:
+            raise InvalidInputError(
+                f"the scoring token {token!r} is not a single token in {source}'s tokenizer"
+            )
+    limit = int(max_length or min(getattr(lm.config, "max_position_embeddings", 1024), 1024))
+    template = prompt_template or QWEN3_RERANKER_TEMPLATE
+    instruction = default_instruction or (None if prompt_template else QWEN3_RERANKER_INSTRUCTION)
+    description = ModelDescription(
+        kind="decoder-reranker",
+        activation="softmax" if no_token else "sigmoid",
+        max_length=limit,
+        prompt_template=template,
+        default_instruction=instruction,
+        yes_token=yes_token,
+        no_token=no_token,
+        logit_scale=logit_scale,
+        license=getattr(lm.config, "license", None),
+        source=str(source),
+    )
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+
+    class LastPosition(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.lm = lm
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            logits = self.lm(
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+            ).logits
+            return logits[:, -1, :]
+
+    def encode(pairs: list[tuple[str, str]]) -> Any:
+        prompts = [
+            template.replace("{instruction}", instruction or "")
+            .replace("{query}", q)
+            .replace("{document}", p)
+            for q, p in pairs
+        ]
+        return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    return _export(
+        LastPosition().eval(),
+        tokenizer,
+        encode,
+        SAMPLE_PAIRS,
+        "logits",
         description,
         out,
         torch,

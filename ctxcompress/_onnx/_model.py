@@ -110,4 +110,6 @@ class Model:
             from .._default import bi_encoder_scorer
 
             return bi_encoder_scorer(self.path, **options)
-        raise InvalidInputError(f"{kind} models are not available in this version")
+        from ._decoder import DecoderRerankerScorer
+
+        return DecoderRerankerScorer(self.path, **options)
