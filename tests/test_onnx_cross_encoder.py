@@ -152,3 +152,12 @@ def test_default_precision_per_device(tmp_path: Path) -> None:
     assert default_precision(tmp_path, "cuda", cpu="fp32") == "fp16"
     assert default_precision(tmp_path, ["CUDAExecutionProvider"], cpu="fp32") == "fp16"
     assert default_precision(tmp_path, ["CPUExecutionProvider"], cpu="fp32") == "fp32"
+
+
+def test_io_binding_gives_the_same_scores() -> None:
+    # On CUDA it is the default; forced here on the CPU, the same code path runs.
+    pairs = [(r["query"], r["passage"]) for r in REFERENCE]
+    plain = CrossEncoderScorer(MODEL, providers="cpu", io_binding=False)
+    bound = CrossEncoderScorer(MODEL, providers="cpu", io_binding=True)
+    assert not plain._runner.io_binding and bound._runner.io_binding
+    assert bound.score_pairs(pairs) == pytest.approx(plain.score_pairs(pairs), abs=1e-7)

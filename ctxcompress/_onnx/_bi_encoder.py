@@ -29,7 +29,7 @@ from ._description import (
     model_file,
     read_description,
 )
-from ._session import Providers, create_session
+from ._session import Providers, SessionRunner, create_session
 
 __all__ = ["BiEncoder", "BiEncoderScorer"]
 
@@ -57,6 +57,7 @@ class BiEncoder:
         cache: Cache | None = None,
         strict: bool = False,
         intra_op_threads: int | None = None,
+        io_binding: bool | None = None,
     ) -> None:
         try:
             from tokenizers import Tokenizer
@@ -75,6 +76,7 @@ class BiEncoder:
         self.session = create_session(
             onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
         )
+        self._runner = SessionRunner(self.session, io_binding=io_binding)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -168,7 +170,7 @@ class BiEncoder:
             ids[row, : len(pieces[i])] = pieces[i]
             mask[row, : len(pieces[i])] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        result = self.session.run(None, {n: feeds[n] for n in self.input_names})[0]
+        result = self._runner.run({n: feeds[n] for n in self.input_names})
         for row, i in enumerate(batch):
             out[i] = np.asarray(result[row], dtype=np.float32)
 

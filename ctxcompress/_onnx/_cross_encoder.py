@@ -26,7 +26,7 @@ from ._description import (
     model_file,
     read_description,
 )
-from ._session import Providers, create_session
+from ._session import Providers, SessionRunner, create_session
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
 
@@ -60,6 +60,7 @@ class CrossEncoderScorer(BaseScorer):
         aggregation: Aggregation = "max",
         strict: bool = False,
         intra_op_threads: int | None = None,
+        io_binding: bool | None = None,
     ) -> None:
         try:
             from tokenizers import Tokenizer
@@ -82,6 +83,7 @@ class CrossEncoderScorer(BaseScorer):
         self.session = create_session(
             onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
         )
+        self._runner = SessionRunner(self.session, io_binding=io_binding)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -242,7 +244,7 @@ class CrossEncoderScorer(BaseScorer):
                 feeds["attention_mask"][row, cols] = 1
             if "token_type_ids" in feeds:
                 feeds["token_type_ids"][row, cols] = enc.type_ids
-        logits = np.asarray(self.session.run(None, feeds)[0], dtype=np.float64)
+        logits = np.asarray(self._runner.run(feeds), dtype=np.float64)
         return self._probabilities(logits)
 
     def _probabilities(self, logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
