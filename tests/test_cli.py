@@ -91,7 +91,7 @@ def test_compress_reads_stdin_and_chunks() -> None:
         (["--criterion", "x", "--threshold", "1.5"], 2, "threshold"),
         (["--criterion", ""], 2, "non-empty"),
         ([], 2, "--criterion"),
-        (["--criterion", "x", "--scorer", "hub:some/model"], 2, "known: "),
+        (["--criterion", "x", "--scorer", "nosuch:some/model"], 2, "known: "),
         (["--criterion", "x", "--tokenizer", "nope"], 2, "tokenizer spec"),
     ],
 )
