@@ -15,13 +15,14 @@ import math
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._cache import Cache
 from ._lexical import BM25Scorer, _Index
+from ._onnx._session import Providers
 from ._scorer import BaseScorer
 from ._types import Criterion
 
@@ -105,8 +106,8 @@ class DefaultScorer(BaseScorer):
     def __init__(
         self,
         *,
-        precision: str | None = None,
-        providers: Any = "auto",
+        precision: Literal["fp32", "fp16", "int8"] | None = None,
+        providers: Providers = "auto",
         cache: Cache | None = None,
         params: FusionParams | None = None,
         intra_op_threads: int | None = None,
@@ -117,7 +118,7 @@ class DefaultScorer(BaseScorer):
         self.params = params or load_fusion_params()
         encoder = BiEncoder(
             minilm_model_dir(),
-            precision=precision,  # type: ignore[arg-type]
+            precision=precision,
             providers=providers,
             window=self.params.window,
             window_stride=self.params.window_stride,
@@ -148,7 +149,7 @@ class DefaultScorer(BaseScorer):
             )
             lexical = np.asarray(self.bm25._features(index, query), dtype=np.float64)
             x = fusion_features(self.params.features, sims[ci], lexical[:, 0], lexical[:, 1])
-            logits = x @ self._weights + self.params.bias
+            logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)  # no overflow
             rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])
         return rows
 

@@ -240,7 +240,8 @@ class BiEncoderScorer(BaseScorer):
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
         sims = self.similarities(criteria, texts)
-        probs = 1.0 / (1.0 + np.exp(-(self.slope * sims + self.bias)))
+        logits = np.clip(self.slope * sims + self.bias, -50.0, 50.0)  # no overflow
+        probs = 1.0 / (1.0 + np.exp(-logits))
         return [[float(v) for v in row] for row in probs]
 
 

@@ -87,8 +87,8 @@ class DecoderRerankerScorer(CrossEncoderScorer):
     def _probabilities(self, logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         yes = logits[:, self._yes]
         if self._no is None:
-            scaled: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-yes / self.description.logit_scale))
-            return scaled
-        # softmax over [no, yes] = sigmoid(yes - no)
-        probs: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-(yes - logits[:, self._no])))
+            margin = yes / self.description.logit_scale
+        else:
+            margin = yes - logits[:, self._no]  # softmax over [no, yes] = sigmoid(yes - no)
+        probs: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-np.clip(margin, -50.0, 50.0)))
         return probs
