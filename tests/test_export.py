@@ -86,3 +86,54 @@ def test_export_refuses_a_non_empty_target(saved_model: Path, tmp_path: Path) ->
         timeout=300,
     )
     assert proc.returncode == 2 and "not empty" in proc.stderr
+
+
+ARCHITECTURES = {
+    "bert": ("BertConfig", "BertForSequenceClassification", {}),
+    "roberta": ("RobertaConfig", "RobertaForSequenceClassification", {"pad_token_id": 0}),
+    "xlm-roberta": ("XLMRobertaConfig", "XLMRobertaForSequenceClassification", {"pad_token_id": 0}),
+    "electra": ("ElectraConfig", "ElectraForSequenceClassification", {"embedding_size": 32}),
+    "deberta-v2": ("DebertaV2Config", "DebertaV2ForSequenceClassification", {}),
+    "modernbert": (
+        "ModernBertConfig",
+        "ModernBertForSequenceClassification",
+        {"pad_token_id": 0, "global_attn_every_n_layers": 1, "local_attention": 16},
+    ),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_bert_family_architectures_export_and_match_transformers(
+    arch: str, saved_model: Path, tmp_path: Path
+) -> None:
+    from ctxcompress._onnx._export import export_cross_encoder
+
+    config_name, model_name, extra = ARCHITECTURES[arch]
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(saved_model))
+    torch.manual_seed(3)
+    config = getattr(transformers, config_name)(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+        num_labels=1,
+        **extra,
+    )
+    model = getattr(transformers, model_name)(config).eval()
+    src = tmp_path / arch
+    model.save_pretrained(src)
+    tokenizer.save_pretrained(src)
+    out = tmp_path / f"{arch}-onnx"
+    report = export_cross_encoder(src, out)
+    assert report.max_abs_logit_diff < 1e-4
+    scorer = CrossEncoderScorer(out, providers="cpu")
+    enc = tokenizer([q for q, _ in PAIRS], [p for _, p in PAIRS], return_tensors="pt", padding=True)
+    declared = set(scorer.input_names)
+    reference = transformers.AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
+    with torch.no_grad():
+        logits = reference(**{k: v for k, v in enc.items() if k in declared}).logits[:, 0]
+    want = torch.sigmoid(logits).numpy()
+    got = np.array(scorer.score_pairs(PAIRS))
+    assert np.max(np.abs(got - want)) < 1e-4

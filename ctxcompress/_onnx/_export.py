@@ -280,10 +280,18 @@ def _empty_target(out_dir: str | os.PathLike[str]) -> Path:
     return out
 
 
+# RoBERTa-style models number positions from padding_idx + 1, so pad_token_id + 1 of their
+# position embeddings are never reachable by real tokens (514 positions -> 512 tokens).
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
+
+
 def _limit(tokenizer: Any, model: Any, source: object, max_length: int | None) -> int:
     if not getattr(tokenizer, "is_fast", False):
         raise InvalidInputError(f"{source} has no fast tokenizer (tokenizer.json is needed)")
-    return int(max_length or min(getattr(model.config, "max_position_embeddings", 512), 512))
+    positions = int(getattr(model.config, "max_position_embeddings", 512))
+    if getattr(model.config, "model_type", None) in _OFFSET_POSITIONS:
+        positions -= int(getattr(model.config, "pad_token_id", 1) or 0) + 1
+    return int(max_length or min(positions, 512))
 
 
 def _export(
@@ -304,7 +312,6 @@ def _export(
 ) -> ExportReport:
     enc = encode(samples[:2])
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
-    description = description.model_copy(update={"input_names": tuple(input_names)})
     axes = {n: {0: "batch", 1: "sequence"} for n in input_names} | {output_name: {0: "batch"}}
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "model"
@@ -322,6 +329,9 @@ def _export(
         if fuse is not None:
             _fuse_transformer_ops(staging / "model.onnx", *fuse)
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        description = description.model_copy(
+            update={"input_names": _declared_inputs(staging / "model.onnx")}
+        )
         (staging / DESCRIPTION_FILE).write_text(description.model_dump_json(indent=2) + "\n")
         diff = _verify(model, encode(samples), staging / "model.onnx", input_names, torch)
         if not diff <= tolerance:
@@ -373,6 +383,15 @@ def _fuse_transformer_ops(onnx_file: Path, num_heads: int, hidden_size: int) -> 
     optimized.save_model_to_file(str(onnx_file))
 
 
+def _declared_inputs(onnx_file: Path) -> tuple[str, ...]:
+    """The inputs the exported graph declares: torch.onnx drops unused ones (DeBERTa-v2
+    without token types), so the description must not promise them."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    return tuple(i.name for i in session.get_inputs())
+
+
 def _verify(model: Any, enc: Any, onnx_file: Path, input_names: list[str], torch: Any) -> float:
     import onnxruntime
 
@@ -380,7 +399,10 @@ def _verify(model: Any, enc: Any, onnx_file: Path, input_names: list[str], torch
     with torch.no_grad():
         reference = model(*(enc[n] for n in input_names))
     reference = getattr(reference, "logits", reference).numpy()
-    got = session.run(None, {n: enc[n].numpy().astype(np.int64) for n in input_names})[0]
+    # The exporter drops inputs the graph does not use (DeBERTa-v2 without token types).
+    declared = {i.name for i in session.get_inputs()}
+    feeds = {n: enc[n].numpy().astype(np.int64) for n in input_names if n in declared}
+    got = session.run(None, feeds)[0]
     return float(np.max(np.abs(got - reference)))
 
 
