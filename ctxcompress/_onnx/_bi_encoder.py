@@ -13,23 +13,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from .._cache import Cache, MemoryCache, cache_key, text_digest
-from .._exceptions import InvalidInputError, MissingDependencyError
+from .._exceptions import InvalidInputError
 from .._scorer import BaseScorer
 from .._types import Criterion
 from ._description import (
     ModelDescription,
-    default_precision,
     file_fingerprint,
-    model_file,
-    read_description,
 )
-from ._session import Providers, SessionRunner, create_session
+from ._session import Providers, open_model
 
 __all__ = ["BiEncoder", "BiEncoderScorer"]
 
@@ -59,27 +55,24 @@ class BiEncoder:
         intra_op_threads: int | None = None,
         io_binding: bool | None = None,
     ) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
-        root = Path(model_dir).expanduser()
-        self.description: ModelDescription = read_description(root)
-        if self.description.kind != "bi-encoder":
-            raise InvalidInputError(f"{root} holds a {self.description.kind}, not a bi-encoder")
-        if not 0 < window_stride <= 1:
-            raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
-        if batch_tokens < 1:
-            raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
-        precision = precision or default_precision(root, providers, cpu="int8")
-        onnx_file = model_file(root, precision)
-        self.session = create_session(
-            onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
+        opened = open_model(
+            model_dir,
+            "bi-encoder",
+            precision=precision,
+            providers=providers,
+            cpu_precision="int8",
+            window_stride=window_stride,
+            batch_tokens=batch_tokens,
+            strict=strict,
+            intra_op_threads=intra_op_threads,
+            io_binding=io_binding,
         )
-        self._runner = SessionRunner(self.session, io_binding=io_binding)
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        self.tokenizer.no_padding()
+        root, onnx_file = opened.root, opened.onnx_file
+        self.description: ModelDescription = opened.description
+        self.session = opened.session
+        self._runner = opened.runner
+        self.input_names = opened.input_names
+        self.tokenizer = opened.tokenizer
         self.tokenizer.no_truncation()
         # The special tokens a single text is wrapped in ([CLS] ... [SEP] for BERT).
         wrapped = self.tokenizer.encode("", add_special_tokens=True).ids
@@ -91,9 +84,9 @@ class BiEncoder:
         self.window = window or limit
         self.window_stride = window_stride
         self.batch_tokens = batch_tokens
-        self.precision = precision
+        self.precision = opened.precision
         self.cache: Cache = cache if cache is not None else MemoryCache(50_000)
-        self.name = f"{root.name}/{precision}"
+        self.name = f"{root.name}/{opened.precision}"
         # The weights' digest, not the directory's name, identifies the model.
         self.fingerprint = (
             f"bi-encoder:{file_fingerprint(onnx_file)}:w{self.window}:s{self.window_stride}"

@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .._exceptions import InvalidInputError, MissingDependencyError, ScoringError
+from .._exceptions import InvalidInputError, ScoringError
 from .._scorer import BaseScorer, ScoreNotes
 from .._types import Criterion
 from ._description import (
     PRECISION_FILES,
     ModelDescription,
-    default_precision,
     file_fingerprint,
-    model_file,
-    read_description,
 )
-from ._session import Providers, SessionRunner, create_session
+from ._session import Providers, open_model
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
 
@@ -62,31 +58,30 @@ class CrossEncoderScorer(BaseScorer):
         intra_op_threads: int | None = None,
         io_binding: bool | None = None,
     ) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
-        root = Path(model_dir).expanduser()
-        self.description: ModelDescription = read_description(root)
-        if self.description.kind != self.kind:
-            raise InvalidInputError(f"{root} holds a {self.description.kind}, not a {self.kind}")
         if aggregation not in ("max", "mean_top2"):
             raise InvalidInputError(
                 f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
             )
-        if not 0 < window_stride <= 1:
-            raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
-        if batch_tokens < 1:
-            raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
-        precision = precision or default_precision(root, providers, cpu="fp32")
-        onnx_file = model_file(root, precision)
-        self.session = create_session(
-            onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads
+        opened = open_model(
+            model_dir,
+            self.kind,
+            precision=precision,
+            providers=providers,
+            cpu_precision="fp32",
+            window_stride=window_stride,
+            batch_tokens=batch_tokens,
+            strict=strict,
+            intra_op_threads=intra_op_threads,
+            io_binding=io_binding,
         )
-        self._runner = SessionRunner(self.session, io_binding=io_binding)
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        self.tokenizer.no_padding()
+        from tokenizers import Tokenizer
+
+        root, onnx_file = opened.root, opened.onnx_file
+        self.description: ModelDescription = opened.description
+        self.session = opened.session
+        self._runner = opened.runner
+        self.input_names = opened.input_names
+        self.tokenizer = opened.tokenizer
         # Pairs are truncated (a safety net behind windowing); single texts are measured whole.
         self._measure = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._measure.no_padding()
@@ -99,8 +94,8 @@ class CrossEncoderScorer(BaseScorer):
         self.batch_tokens = batch_tokens
         self.window_stride = window_stride
         self.aggregation = aggregation
-        self.precision = precision
-        self.name = f"onnx:{root.name}/{precision}"
+        self.precision = opened.precision
+        self.name = f"onnx:{root.name}/{opened.precision}"
         self._model_file = onnx_file
         self._fingerprint: str | None = None
         # (criterion id, page index) -> number of windows, for pages longer than the model.
@@ -125,7 +120,7 @@ class CrossEncoderScorer(BaseScorer):
             raise InvalidInputError(
                 f"criterion too long for a {self.max_length}-token model: {query[:60]!r}"
             )
-        return budget
+        return int(budget)
 
     def _windows(self, page: str, offsets: Sequence[tuple[int, int]], budget: int) -> list[str]:
         """The page itself, or overlapping windows of at most ``budget`` tokens."""

@@ -78,7 +78,7 @@ class DecoderRerankerScorer(CrossEncoderScorer):
             raise InvalidInputError(
                 f"criterion too long for a {self.max_length}-token model: {query[-60:]!r}"
             )
-        return budget
+        return int(budget)
 
     def _encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Any:
         prompts = [query + passage + self._tail for query, passage in pairs]

@@ -10,15 +10,19 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from .._exceptions import CtxCompressError, MissingDependencyError
+from .._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
 
 __all__ = [
     "ExecutionProviderError",
+    "OpenedModel",
     "ProviderFallbackWarning",
     "SessionRunner",
     "create_session",
+    "open_model",
     "resolve_providers",
 ]
 
@@ -140,3 +144,63 @@ class SessionRunner:
         binding.bind_output(self.output_name, self.device, self.device_id)
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+@dataclass(frozen=True)
+class OpenedModel:
+    """A model directory's description, checked session, runner and tokenizer."""
+
+    root: Path
+    description: Any  # ModelDescription
+    precision: str
+    onnx_file: Path
+    session: Any
+    runner: SessionRunner
+    input_names: list[str]
+    tokenizer: Any  # tokenizers.Tokenizer, no padding
+
+
+def open_model(
+    model_dir: str | os.PathLike[str],
+    kind: str,
+    *,
+    precision: str | None,
+    providers: Providers,
+    cpu_precision: Literal["fp32", "int8"],
+    window_stride: float,
+    batch_tokens: int,
+    strict: bool,
+    intra_op_threads: int | None,
+    io_binding: bool | None,
+) -> OpenedModel:
+    """What every ONNX scorer does first: read and check the directory's description,
+    validate the shared options, pick the precision's file and start its session."""
+    from ._description import default_precision, model_file, read_description
+
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
+    root = Path(model_dir).expanduser()
+    description = read_description(root)
+    if description.kind != kind:
+        raise InvalidInputError(f"{root} holds a {description.kind}, not a {kind}")
+    if not 0 < window_stride <= 1:
+        raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
+    if batch_tokens < 1:
+        raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
+    precision = precision or default_precision(root, providers, cpu=cpu_precision)
+    onnx_file = model_file(root, precision)
+    session = create_session(onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads)
+    tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+    tokenizer.no_padding()
+    return OpenedModel(
+        root=root,
+        description=description,
+        precision=precision,
+        onnx_file=onnx_file,
+        session=session,
+        runner=SessionRunner(session, io_binding=io_binding),
+        input_names=[i.name for i in session.get_inputs()],
+        tokenizer=tokenizer,
+    )
