@@ -178,3 +178,18 @@ def test_cache_option_reuses_scores_across_runs(record_path: Path, tmp_path: Pat
     second = run(*args, "--cache", str(cache))
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.stdout == run(*args).stdout
+
+
+def test_cache_command_shows_and_clears(record_path: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "scores.sqlite"
+    missing = run("cache", "stats", str(cache))
+    assert missing.returncode == 2 and "no cache file" in missing.stderr
+    args = ("compress", str(record_path), "--criterion", "tuberculosis", "--cache", str(cache))
+    assert run(*args).returncode == 0  # the default scorer: scores and page embeddings
+    stats = run("cache", "stats", str(cache))
+    assert stats.returncode == 0
+    entries = int(stats.stdout.split(": ")[1].split()[0])
+    assert entries > 40  # 40 pair scores plus page and query embeddings
+    cleared = run("cache", "clear", str(cache))
+    assert cleared.returncode == 0 and f"cleared {entries} entries" in cleared.stdout
+    assert ": 0 entries" in run("cache", "stats", str(cache)).stdout

@@ -44,8 +44,9 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache",
         metavar="FILE",
-        help="SQLite file caching pair scores across runs (keyed by model, criterion and "
-        "page text; created if missing)",
+        help="SQLite file caching pair scores (and, for the default scorer, page embeddings) "
+        "across runs, keyed by model, criterion and page text; created if missing; "
+        "see `ctxcompress cache`",
     )
     parser.add_argument(
         "--base-url",
@@ -75,13 +76,16 @@ def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
     if args.providers:
         named = args.providers in ("auto", "cpu", "cuda")
         options["providers"] = args.providers if named else args.providers.split(",")
+    cache = SQLiteCache(args.cache) if getattr(args, "cache", None) else None
+    if cache is not None and args.scorer.split(":")[0] in ("default", "bi-encoder"):
+        # The same file also keeps page embeddings: new criteria on a document seen before
+        # skip the model.
+        options["cache"] = cache
     try:
         scorer = load_scorer(args.scorer, **options)
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from exc
-    if getattr(args, "cache", None):
-        return CachedScorer(scorer, SQLiteCache(args.cache))
-    return scorer
+    return CachedScorer(scorer, cache) if cache is not None else scorer
 
 
 def read_text_arg(path: str | None, stdin: TextIO | None = None) -> tuple[str, str | None]:
