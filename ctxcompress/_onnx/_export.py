@@ -71,16 +71,13 @@ def export_cross_encoder(
     ``tolerance`` from PyTorch's on the sample pairs (nothing is written then)."""
     torch, transformers = _require()
     out = _empty_target(out_dir)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            str(source), attn_implementation="eager"
-        ).eval()
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(
-            f"cannot load a sequence-classification model from {source}: {exc}"
-        ) from exc
-    limit = _limit(tokenizer, model, source, max_length)
+    tokenizer, model = _load(
+        transformers.AutoModelForSequenceClassification,
+        source,
+        "a sequence-classification model",
+        attn_implementation="eager",  # SDPA's traced graph cannot be fused
+    )
+    limit = _limit(model, max_length)
 
     def encode(pairs: list[tuple[str, str]]) -> Any:
         return tokenizer(
@@ -131,12 +128,8 @@ def export_bi_encoder(
     raises if the ONNX embeddings differ by more than ``tolerance`` from PyTorch's."""
     torch, transformers = _require()
     out = _empty_target(out_dir)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
-        encoder = transformers.AutoModel.from_pretrained(str(source)).eval()
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot load an encoder model from {source}: {exc}") from exc
-    limit = _limit(tokenizer, encoder, source, max_length)
+    tokenizer, encoder = _load(transformers.AutoModel, source, "an encoder model")
+    limit = _limit(encoder, max_length)
 
     class MeanPooled(torch.nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
@@ -202,17 +195,12 @@ def export_decoder_reranker(
 
     torch, transformers = _require()
     out = _empty_target(out_dir)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
-        lm = transformers.AutoModelForCausalLM.from_pretrained(
-            str(source), attn_implementation="eager"
-        ).eval()
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(
-            f"cannot load a causal language model from {source}: {exc}"
-        ) from exc
-    if not getattr(tokenizer, "is_fast", False):
-        raise InvalidInputError(f"{source} has no fast tokenizer (tokenizer.json is needed)")
+    tokenizer, lm = _load(
+        transformers.AutoModelForCausalLM,
+        source,
+        "a causal language model",
+        attn_implementation="eager",
+    )
     for token in (yes_token, no_token):
         if token is not None and len(tokenizer(token, add_special_tokens=False).input_ids) != 1:
             raise InvalidInputError(
@@ -273,6 +261,20 @@ def export_decoder_reranker(
     )
 
 
+def _load(auto_class: Any, source: object, what: str, **options: Any) -> tuple[Any, Any]:
+    """The fast tokenizer and the model (in eval mode) of a save_pretrained directory."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source))
+        model = auto_class.from_pretrained(str(source), **options).eval()
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot load {what} from {source}: {exc}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise InvalidInputError(f"{source} has no fast tokenizer (tokenizer.json is needed)")
+    return tokenizer, model
+
+
 def _empty_target(out_dir: str | os.PathLike[str]) -> Path:
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
@@ -285,9 +287,7 @@ def _empty_target(out_dir: str | os.PathLike[str]) -> Path:
 _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
 
 
-def _limit(tokenizer: Any, model: Any, source: object, max_length: int | None) -> int:
-    if not getattr(tokenizer, "is_fast", False):
-        raise InvalidInputError(f"{source} has no fast tokenizer (tokenizer.json is needed)")
+def _limit(model: Any, max_length: int | None) -> int:
     positions = int(getattr(model.config, "max_position_embeddings", 512))
     if getattr(model.config, "model_type", None) in _OFFSET_POSITIONS:
         positions -= int(getattr(model.config, "pad_token_id", 1) or 0) + 1
