@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ._cache import Cache
 from ._lexical import BM25Scorer, _Index
 from ._onnx._session import Providers
-from ._scorer import BaseScorer
+from ._scorer import BaseScorer, query_text
 from ._types import Criterion
 
 __all__ = [
@@ -142,12 +142,8 @@ class DefaultScorer(BaseScorer):
         index = _Index.build(texts)
         rows = []
         for ci, criterion in enumerate(criteria):
-            query = (
-                criterion.text
-                if not criterion.instruction
-                else f"{criterion.instruction} {criterion.text}"
-            )
-            lexical = np.asarray(self.bm25._features(index, query), dtype=np.float64)
+            features = self.bm25._features(index, query_text(criterion))
+            lexical = np.asarray(features, dtype=np.float64)
             x = fusion_features(self.params.features, sims[ci], lexical[:, 0], lexical[:, 1])
             logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)  # no overflow
             rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])

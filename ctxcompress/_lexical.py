@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._exceptions import InvalidInputError
-from ._scorer import BaseScorer
+from ._scorer import BaseScorer, query_text
 from ._types import Criterion
 
 __all__ = ["BM25Scorer", "tokenize"]
@@ -150,12 +150,7 @@ class BM25Scorer(BaseScorer):
         return out
 
     def _probabilities(self, index: _Index, criterion: Criterion) -> list[float]:
-        text = (
-            criterion.text
-            if not criterion.instruction
-            else f"{criterion.instruction} {criterion.text}"
-        )
         return [
             1.0 / (1.0 + math.exp(-(Z_WEIGHT * z + COVERAGE_WEIGHT * coverage + BIAS)))
-            for z, coverage in self._features(index, text)
+            for z, coverage in self._features(index, query_text(criterion))
         ]

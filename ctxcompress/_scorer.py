@@ -28,6 +28,7 @@ __all__ = [
     "as_criteria",
     "as_criterion",
     "as_pages",
+    "query_text",
     "validate_scores",
 ]
 
@@ -63,6 +64,14 @@ class AsyncScorer(Protocol):
     async def ascore_batch(
         self, criteria: Sequence[CriterionLike], pages: Sequence[PageLike]
     ) -> list[list[float]]: ...
+
+
+def query_text(criterion: Criterion, separator: str = " ") -> str:
+    """The criterion as one query for scorers without an instruction slot: the
+    instruction, when there is one, prepended to the text."""
+    if criterion.instruction:
+        return f"{criterion.instruction}{separator}{criterion.text}"
+    return criterion.text
 
 
 def as_criterion(value: CriterionLike, position: int = 0) -> Criterion:

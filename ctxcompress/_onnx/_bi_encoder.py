@@ -19,7 +19,7 @@ import numpy as np
 
 from .._cache import Cache, MemoryCache, cache_key, text_digest
 from .._exceptions import InvalidInputError
-from .._scorer import BaseScorer
+from .._scorer import BaseScorer, query_text
 from .._types import Criterion
 from ._description import (
     ModelDescription,
@@ -222,7 +222,7 @@ class BiEncoderScorer(BaseScorer):
         self, criteria: Sequence[Criterion], texts: Sequence[str]
     ) -> np.ndarray[Any, Any]:
         """(criteria × pages) cosine similarities, each page's windows aggregated."""
-        queries = self.encoder.embed([_query_text(c) for c in criteria])
+        queries = self.encoder.embed([query_text(c) for c in criteria])
         pages = self.encoder.embed_windows(texts)
         out = np.zeros((len(criteria), len(texts)), dtype=np.float64)
         for pi, windows in enumerate(pages):
@@ -236,10 +236,3 @@ class BiEncoderScorer(BaseScorer):
         logits = np.clip(self.slope * sims + self.bias, -50.0, 50.0)  # no overflow
         probs = 1.0 / (1.0 + np.exp(-logits))
         return [[float(v) for v in row] for row in probs]
-
-
-def _query_text(criterion: Criterion) -> str:
-    # A bi-encoder has no instruction slot: the instruction is prepended to the query.
-    if criterion.instruction:
-        return f"{criterion.instruction} {criterion.text}"
-    return criterion.text

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._exceptions import InvalidInputError, ScoringError
-from .._scorer import BaseScorer, ScoreNotes
+from .._scorer import BaseScorer, ScoreNotes, query_text
 from .._types import Criterion
 from ._description import (
     PRECISION_FILES,
@@ -179,10 +179,8 @@ class CrossEncoderScorer(BaseScorer):
         return rows, notes
 
     def _query(self, criterion: Criterion) -> str:
-        # A cross-encoder has no instruction slot: the instruction is prepended to the query.
-        if criterion.instruction:
-            return f"{criterion.instruction}\n{criterion.text}"
-        return criterion.text
+        # A cross-encoder has no instruction slot: the instruction goes first, on its own line.
+        return query_text(criterion, separator="\n")
 
     def _encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> Any:
         return self.tokenizer.encode_batch(list(pairs))
