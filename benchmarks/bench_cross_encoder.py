@@ -11,12 +11,18 @@ pairs, at max length 512 and 256:
 Each pair is a ~15-token query and a passage long enough to fill the max length, so
 every pair costs a full window. Prints a Markdown table with the ratios.
 
-    python benchmarks/bench_cross_encoder.py [--pairs 64] [--repeat 3] [--threads N]
+With ``--profile`` it also prints where onnxruntime's time goes at 512 tokens (share per
+operator, fp32 and int8) next to the model's arithmetic and the machine's fp32 GEMM
+peak as PyTorch reaches it: the ceiling any implementation of the same model meets.
+
+    python benchmarks/bench_cross_encoder.py [--pairs 64] [--repeat 3] [--threads N] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 import os
 import random
 import statistics
@@ -73,11 +79,63 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def model_gflop_per_pair(
+    seq: int = 512, hidden: int = 384, layers: int = 6, ffn: int = 1536
+) -> float:
+    """Multiply-adds × 2 of one pair through the encoder: Q/K/V/output projections, the
+    attention scores and their weighted sum, and the feed-forward block."""
+    per_layer = 4 * seq * hidden * hidden + 2 * seq * seq * hidden + 2 * seq * hidden * ffn
+    return 2 * layers * per_layer / 1e9
+
+
+def gemm_peak_gflops(threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
+    seconds = timed(lambda: a @ b, 3)
+    return 2 * 4096**3 / seconds / 1e9
+
+
+def profile(onnx_dir: Path, threads: int, batch: int = 8, seq: int = 512) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    work = model_gflop_per_pair(seq)
+    print(f"\nModel: {work:.1f} GFLOP a pair at {seq} tokens. ", end="")
+    print(
+        f"fp32 GEMM peak (PyTorch, 4096^3, {threads} threads): {gemm_peak_gflops(threads):.0f} GFLOP/s"
+    )
+    for file in ("model.onnx", "model_int8.onnx"):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.enable_profiling = True
+        with tempfile.TemporaryDirectory() as tmp:
+            options.profile_file_prefix = str(Path(tmp) / "profile")
+            session = ort.InferenceSession(
+                str(onnx_dir / file), options, providers=["CPUExecutionProvider"]
+            )
+            feeds = {i.name: np.ones((batch, seq), dtype=np.int64) for i in session.get_inputs()}
+            if "token_type_ids" in feeds:
+                feeds["token_type_ids"][:] = 0
+            seconds = timed(lambda s=session, f=feeds: s.run(None, f), 3)
+            events = json.loads(Path(session.end_profiling()).read_text())
+        by_op: collections.Counter[str] = collections.Counter()
+        for e in events:
+            if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+                by_op[e["args"]["op_name"]] += e["dur"]
+        total = sum(by_op.values())
+        shares = ", ".join(f"{op} {t / total:.0%}" for op, t in by_op.most_common(5))
+        rate = batch / seconds
+        print(f"{file}: {rate:.1f} pairs/s = {rate * work:.0f} GFLOP/s effective; {shares}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--profile", action="store_true", help="per-operator time at 512")
     args = parser.parse_args()
 
     import torch
@@ -105,6 +163,8 @@ def main() -> None:
                 t = timed(lambda s=scorer: s.score_pairs(pairs), args.repeat)
                 result[precision] = len(pairs) / t
             rows.append(result)
+        if args.profile:
+            profile(onnx_dir, args.threads)
     print(f"{args.pairs} pairs, {args.threads} threads, median of {args.repeat} runs\n")
     print(
         "| max length | sentence-transformers pairs/s | ONNX fp32 pairs/s | ratio "

@@ -1,8 +1,9 @@
 """The default scorer: BM25 and the embedded MiniLM bi-encoder, fused by a small learned model.
 
-For one criterion over one document's pages, a handful of features are computed, each
-scale-free or normalised within the document (see :data:`FEATURES`), and a logistic
-model turns them into a probability: ``p = sigmoid(weights · features + bias)``. The
+For one criterion over one document's pages, a handful of features are computed (see
+:data:`FEATURES`: cosine and BM25 scores normalised within the document, a page's
+neighbours, whether a criterion asking for a figure meets a page of figures, the
+document's length), and a logistic model turns them into a probability: ``p = sigmoid(weights · features + bias)``. The
 weights live in ``default_scorer.json`` beside this module, written by
 ``scripts/fit_default_scorer.py`` with a record of the data they were fitted on and
 held-out results. Nothing is downloaded: the bi-encoder comes from the ``minilm`` extra.
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +32,11 @@ from ._types import Criterion
 __all__ = [
     "FEATURES",
     "DefaultScorer",
+    "FeatureInputs",
     "FusionParams",
+    "asks_quantity",
     "bi_encoder_scorer",
+    "digit_density",
     "fusion_features",
     "load_fusion_params",
 ]
@@ -46,19 +52,68 @@ def _zscore(values: Array) -> Array:
     return (values - values.mean()) / std if std > 1e-9 else np.zeros_like(values)
 
 
-#: Feature name -> f(cosine, bm25 z, coverage) over one document's pages.
-FEATURES: dict[str, Callable[[Array, Array, Array], Array]] = {
-    "cosine": lambda cos, bz, cov: cos,
-    "cosine_z": lambda cos, bz, cov: _zscore(cos),
-    "cosine_gap": lambda cos, bz, cov: cos - cos.max(),
-    "bm25_z": lambda cos, bz, cov: bz,
-    "coverage": lambda cos, bz, cov: cov,
+def _neighbours_max(values: Array) -> Array:
+    # Evidence often runs over a page break (a table continued, a clause split by a
+    # chunker), so a page next to a strong match is itself more likely to be evidence.
+    if len(values) < 2:
+        return np.zeros_like(values)
+    floor = float(values.min())
+    before = np.concatenate([[floor], values[:-1]])
+    after = np.concatenate([values[1:], [floor]])
+    out: Array = np.maximum(before, after)
+    return out
+
+
+_DIGIT = re.compile(r"\d")
+# A criterion that asks for a figure (an amount, a ratio, a count, a year) is usually
+# answered by a page of figures: a financial statement, a table, a lab report.
+_ASKS_QUANTITY = re.compile(
+    r"\d|\$|%|\b(amount|ratio|margin|how much|how many|total|percentage|rate)\b",
+    re.IGNORECASE,
+)
+
+
+def digit_density(pages: Sequence[str]) -> Array:
+    """Digits per character of each page (tables and statements score high)."""
+    return np.asarray([len(_DIGIT.findall(p)) / max(len(p), 1) for p in pages], dtype=np.float64)
+
+
+def asks_quantity(criterion_text: str) -> bool:
+    """Whether a criterion asks for a figure (English cue words, digits, $ or %)."""
+    return _ASKS_QUANTITY.search(criterion_text) is not None
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """What the fusion features are made of, for one criterion over one document's pages,
+    in document order (the neighbour feature depends on it)."""
+
+    cosine: Array  # bi-encoder cosine of the best window of each page
+    bm25_z: Array  # BM25 score, z-scored within the document
+    coverage: Array  # IDF-weighted share of the criterion's terms found on the page
+    digit_density: Array  # see digit_density()
+    asks_quantity: bool  # see asks_quantity()
+
+
+#: Feature name -> f(inputs) over one document's pages.
+FEATURES: dict[str, Callable[[FeatureInputs], Array]] = {
+    "cosine": lambda f: f.cosine,
+    "cosine_z": lambda f: _zscore(f.cosine),
+    "cosine_gap": lambda f: f.cosine - f.cosine.max(),
+    "cosine_z_neighbours": lambda f: _neighbours_max(_zscore(f.cosine)),
+    "bm25_z": lambda f: f.bm25_z,
+    "bm25_z_positive": lambda f: np.maximum(f.bm25_z, 0.0),
+    "coverage": lambda f: f.coverage,
+    "digit_density_if_quantity": lambda f: f.digit_density * float(f.asks_quantity),
+    # The base rate: one page of 150 is less likely evidence than one page of 8. Without
+    # it one bias cannot be calibrated on short and long documents at once.
+    "log_pages": lambda f: np.full(len(f.cosine), math.log(max(len(f.cosine), 1))),
 }
 
 
-def fusion_features(names: Sequence[str], cosine: Array, bm25_z: Array, coverage: Array) -> Array:
+def fusion_features(names: Sequence[str], inputs: FeatureInputs) -> Array:
     """(pages × features) for one criterion over one document."""
-    return np.stack([FEATURES[n](cosine, bm25_z, coverage) for n in names], axis=1)
+    return np.stack([FEATURES[n](inputs) for n in names], axis=1)
 
 
 class FusionParams(BaseModel):
@@ -140,11 +195,15 @@ class DefaultScorer(BaseScorer):
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
         sims = self.bi_encoder.similarities(criteria, texts)
         index = _Index.build(texts)
+        digits = digit_density(texts)
         rows = []
         for ci, criterion in enumerate(criteria):
-            features = self.bm25._features(index, query_text(criterion))
-            lexical = np.asarray(features, dtype=np.float64)
-            x = fusion_features(self.params.features, sims[ci], lexical[:, 0], lexical[:, 1])
+            query = query_text(criterion)
+            lexical = np.asarray(self.bm25._features(index, query), dtype=np.float64)
+            # The quantity cue reads the criterion itself, not an instruction around it.
+            quantity = asks_quantity(criterion.text)
+            inputs = FeatureInputs(sims[ci], lexical[:, 0], lexical[:, 1], digits, quantity)
+            x = fusion_features(self.params.features, inputs)
             logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)  # no overflow
             rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])
         return rows
