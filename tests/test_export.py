@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
+onnx = pytest.importorskip("onnx")
 
 from ctxcompress._onnx import CrossEncoderScorer  # noqa: E402
 
@@ -88,6 +89,7 @@ def test_export_refuses_a_non_empty_target(saved_model: Path, tmp_path: Path) ->
     assert proc.returncode == 2 and "not empty" in proc.stderr
 
 
+FUSED = {"bert", "roberta", "xlm-roberta", "electra"}
 ARCHITECTURES = {
     "bert": ("BertConfig", "BertForSequenceClassification", {}),
     "roberta": ("RobertaConfig", "RobertaForSequenceClassification", {"pad_token_id": 0}),
@@ -128,6 +130,10 @@ def test_bert_family_architectures_export_and_match_transformers(
     out = tmp_path / f"{arch}-onnx"
     report = export_cross_encoder(src, out)
     assert report.max_abs_logit_diff < 1e-4
+    ops = {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
+    if arch in FUSED:
+        # Fused, and the last layer cut down to the first position (MultiHeadAttention).
+        assert {"Attention", "MultiHeadAttention"} <= ops
     scorer = CrossEncoderScorer(out, providers="cpu")
     enc = tokenizer([q for q, _ in PAIRS], [p for _, p in PAIRS], return_tensors="pt", padding=True)
     declared = set(scorer.input_names)
