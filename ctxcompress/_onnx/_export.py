@@ -10,6 +10,7 @@ L2-normalised embeddings (pooling is part of the graph, so the scorer needs no t
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -233,9 +234,14 @@ def export_decoder_reranker(
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
             logits = self.lm(
-                input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **keep_last
             ).logits
             return logits[:, -1, :]
+
+    # Only the last position is scored: without this the graph projects every position
+    # onto the vocabulary (151k rows for Qwen3), a large share of a small reranker's work.
+    accepts = inspect.signature(lm.forward).parameters
+    keep_last = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
 
     def encode(pairs: list[tuple[str, str]]) -> Any:
         prompts = [
