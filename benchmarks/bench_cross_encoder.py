@@ -69,6 +69,28 @@ def make_pairs(n: int, seed: int = 3) -> list[tuple[str, str]]:
     ]
 
 
+def interleaved(engines: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Seconds per engine, median over rounds that run every engine once in turn, and each
+    ONNX engine's median per-round speed-up: a shared VM's speed drifts over minutes, and
+    a slow spell then hits every engine of a round alike instead of one engine's runs."""
+    for fn in engines.values():
+        fn()  # warm-up
+    rounds: list[dict[str, float]] = []
+    for _ in range(repeat):
+        times = {}
+        for name, fn in engines.items():
+            start = time.perf_counter()
+            fn()
+            times[name] = time.perf_counter() - start
+        rounds.append(times)
+    out = {name: statistics.median(r[name] for r in rounds) for name in engines}
+    for name in ("fp32", "int8"):
+        out[f"{name}_ratio"] = statistics.median(
+            r["sentence-transformers"] / r[name] for r in rounds
+        )
+    return out
+
+
 def timed(fn: Callable[[], object], repeat: int) -> float:
     fn()  # warm-up
     times = []
@@ -157,9 +179,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src, onnx_dir = build_model(Path(tmp))
         for max_length in (512, 256):
+            engines: dict[str, Callable[[], object]] = {}
             reference = CrossEncoder(str(src), max_length=max_length, device="cpu")
-            st = timed(lambda r=reference: r.predict(pairs, batch_size=32), args.repeat)
-            result = {"max_length": max_length, "sentence-transformers": len(pairs) / st}
+            engines["sentence-transformers"] = lambda r=reference: r.predict(pairs, batch_size=32)
             for precision in ("fp32", "int8"):
                 scorer = CrossEncoderScorer(
                     onnx_dir,
@@ -168,22 +190,24 @@ def main() -> None:
                     max_length=max_length,
                     intra_op_threads=args.threads,
                 )
-                t = timed(lambda s=scorer: s.score_pairs(pairs), args.repeat)
-                result[precision] = len(pairs) / t
-            rows.append(result)
+                engines[precision] = lambda s=scorer: s.score_pairs(pairs)
+            rows.append({"max_length": max_length, **interleaved(engines, args.repeat)})
         if args.profile:
             profile(onnx_dir, args.threads)
-    print(f"{args.pairs} pairs, {args.threads} threads, median of {args.repeat} runs\n")
+    print(
+        f"{args.pairs} pairs, {args.threads} threads, median of {args.repeat} interleaved rounds"
+        " (ratios: median of the per-round ratios)\n"
+    )
     print(
         "| max length | sentence-transformers pairs/s | ONNX fp32 pairs/s | ratio "
         "| ONNX int8 pairs/s | ratio |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        base = r["sentence-transformers"]
+        n = len(pairs)
         print(
-            f"| {r['max_length']} | {base:.1f} | {r['fp32']:.1f} | {r['fp32'] / base:.2f}x "
-            f"| {r['int8']:.1f} | {r['int8'] / base:.2f}x |"
+            f"| {r['max_length']} | {n / r['sentence-transformers']:.1f} | {n / r['fp32']:.1f} "
+            f"| {r['fp32_ratio']:.2f}x | {n / r['int8']:.1f} | {r['int8_ratio']:.2f}x |"
         )
 
 

@@ -38,6 +38,12 @@ def prune_last_layer_to_first_token(onnx_file: Path) -> bool:
     inits = {t.name: t for t in graph.initializer}
     if attention.input[1] not in inits or attention.input[2] not in inits:
         return False
+    # Only the plain encoder form: a padding mask, no past state, no extra bias, no causal
+    # or custom-scale attributes (MultiHeadAttention below assumes exactly that).
+    if len(attention.input) < 4 or not attention.input[3] or any(attention.input[4:]):
+        return False
+    if {a.name for a in attention.attribute} != {"num_heads"}:
+        return False
     heads = next(
         helper.get_attribute_value(a) for a in attention.attribute if a.name == "num_heads"
     )
