@@ -6,7 +6,8 @@ neighbours, whether a criterion asking for a figure meets a page of figures, the
 document's length), and a logistic model turns them into a probability:
 ``p = sigmoid(weights · features + bias)``. The weights live in ``default_scorer.json``
 beside this module, written by ``scripts/fit_default_scorer.py`` with a record of the
-data they were fitted on and held-out results. Nothing is downloaded: the bi-encoder comes from the ``minilm`` extra.
+data they were fitted on and held-out results. Nothing is downloaded: the bi-encoder
+comes from the ``minilm`` extra.
 """
 
 from __future__ import annotations

@@ -227,6 +227,11 @@ def export_decoder_reranker(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
 
+    # Only the last position is scored: without this the graph projects every position
+    # onto the vocabulary (151k rows for Qwen3), a large share of a small reranker's work.
+    accepts = inspect.signature(lm.forward).parameters
+    keep_last = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+
     class LastPosition(torch.nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
@@ -237,11 +242,6 @@ def export_decoder_reranker(
                 input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **keep_last
             ).logits
             return logits[:, -1, :]
-
-    # Only the last position is scored: without this the graph projects every position
-    # onto the vocabulary (151k rows for Qwen3), a large share of a small reranker's work.
-    accepts = inspect.signature(lm.forward).parameters
-    keep_last = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
 
     def encode(pairs: list[tuple[str, str]]) -> Any:
         prompts = [
