@@ -55,6 +55,9 @@ class Behaviour:
     hang_seconds: float = 2.0
     echo_auth_in_errors: bool = False
     seed: int = 1234
+    # Tests read back every body and served pair; a long benchmark run would only pile
+    # them up (hundreds of MB of pages), so it turns this off.
+    record: bool = True
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Stats:
     served_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     auth_headers: set[str] = field(default_factory=set)
+    peers: set[tuple[str, int]] = field(default_factory=set)  # client (host, port): connections
 
 
 class RerankServer:
@@ -96,7 +100,8 @@ class RerankServer:
         b = self.behaviour
         with self._lock:
             self.stats.requests += 1
-            self.stats.bodies.append(body)
+            if b.record:
+                self.stats.bodies.append(body)
             if b.fail_query_containing and b.fail_query_containing in str(body.get("query")):
                 return "500"
             if self._script:
@@ -128,6 +133,7 @@ class RerankServer:
                 auth = self.headers.get("Authorization", "")
                 with server._lock:
                     server.stats.auth_headers.add(auth)
+                    server.stats.peers.add(self.client_address[:2])
                 provider = server.behaviour.provider
                 if self.path != PATHS[provider]:
                     return self._send(404, {"message": f"no route {self.path}"})
@@ -147,6 +153,11 @@ class RerankServer:
                 except (ValueError, KeyError, TypeError) as exc:
                     return self._send(400, {"message": f"bad request: {exc}"})
                 fault = server._next_fault(body)
+                # The answer is ready before the wait, so that it leaves on time.
+                answer = b""
+                if fault not in TRANSPORT_FAULTS:
+                    scores = [(i, expected_score(query, d)) for i, d in enumerate(docs)]
+                    answer = _corrupt(fault, _render(provider, scores))
                 if server.behaviour.latency:
                     # The answer leaves `latency` after the request arrived, this server's own
                     # processing included, as with an API that has that latency.
@@ -173,11 +184,10 @@ class RerankServer:
                 if fault == "timeout":
                     time.sleep(server.behaviour.hang_seconds)
                     return self._send(503, {"message": "too late"})
-                scores = [(i, expected_score(query, d)) for i, d in enumerate(docs)]
-                with server._lock:
-                    for d in docs:
-                        server.stats.served_pairs[(query, d)] += 1
-                return self._send_raw(200, _corrupt(fault, _render(provider, scores)))
+                if server.behaviour.record:
+                    with server._lock:
+                        server.stats.served_pairs.update((query, d) for d in docs)
+                return self._send_raw(200, answer)
 
             def _send(
                 self, status: int, payload: Any, headers: dict[str, str] | None = None
@@ -282,7 +292,7 @@ def main() -> None:
     parser.add_argument("--provider", default="zeroentropy", choices=sorted(PATHS))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
     args = parser.parse_args()
-    server = RerankServer(Behaviour(args.provider, latency=args.latency))
+    server = RerankServer(Behaviour(args.provider, latency=args.latency, record=False))
     print(server.base_url, flush=True)
     server._httpd.serve_forever(poll_interval=0.05)
 

@@ -31,6 +31,7 @@ from ctxcompress import (
     load_scorer,
 )
 from ctxcompress._remote import PROVIDERS, _core
+from ctxcompress._remote._providers import NotJSONError, WireError
 
 from .rerank_server import KEY, Behaviour, expected_score, serve
 
@@ -91,11 +92,31 @@ def test_request_bodies_follow_documented_shapes() -> None:
 
 
 def test_response_shapes_are_parsed() -> None:
-    assert PROVIDERS["voyage"].parse({"data": [{"index": 1, "relevance_score": 0.5}]}) == [(1, 0.5)]
-    assert PROVIDERS["tei"].parse([{"index": 0, "score": 0.25}]) == [(0, 0.25)]
-    assert PROVIDERS["cohere"].parse(
-        {"results": [{"index": 0, "relevance_score": 0.9, "extra": 1}], "id": "x"}
+    def parse(provider: str, payload: object) -> list[tuple[int, float]]:
+        return PROVIDERS[provider].parse(json.dumps(payload).encode())
+
+    assert parse("voyage", {"data": [{"index": 1, "relevance_score": 0.5}]}) == [(1, 0.5)]
+    assert parse("tei", [{"index": 0, "score": 0.25}]) == [(0, 0.25)]
+    assert parse(
+        "cohere", {"results": [{"index": 0, "relevance_score": 0.9, "extra": 1}], "id": "x"}
     ) == [(0, 0.9)]
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "error", "needle"),
+    [
+        ("zeroentropy", b'{"results": [{"index": 0, "relevance_sc', NotJSONError, "EOF"),
+        ("zeroentropy", b'{"result": []}', WireError, "results: Field required"),
+        ("voyage", b'{"data": [{"index": "x", "relevance_score": 1}]}', WireError, "data.0.index"),
+        ("tei", b'{"index": 0, "score": 1}', WireError, "JSON array"),
+        ("tei", b"", NotJSONError, "EOF"),
+    ],
+)
+def test_malformed_response_shapes_are_wire_errors(
+    provider: str, body: bytes, error: type[Exception], needle: str
+) -> None:
+    with pytest.raises(error, match=needle):
+        PROVIDERS[provider].parse(body)
 
 
 def test_instructions_native_for_zerank_prepended_elsewhere() -> None:
@@ -352,6 +373,30 @@ def test_fault_mix_12000_pairs_async() -> None:
     with serve(behaviour) as server:
         rows = anyio.run(main)
         _check_complete(rows, criteria, pages, server.stats)
+
+
+def test_connections_are_bounded_and_kept_across_calls() -> None:
+    criteria = [f"q{i}" for i in range(12)]
+    with serve(Behaviour("cohere", latency=0.02)) as server:
+        with scorer_for(server, "cohere", concurrency=3) as scorer:
+            first = scorer.score_batch(criteria, DOCS)
+            assert scorer.score_batch(criteria, DOCS) == first
+        assert server.stats.requests == 24
+        assert 1 <= len(server.stats.peers) <= 3
+        scorer.score_batch(criteria[:2], DOCS)  # usable again after close: new connections
+        assert len(server.stats.peers) > 1
+
+    async def main() -> None:
+        async with AsyncRemoteScorer(
+            "cohere", api_key=KEY, base_url=server.base_url, concurrency=3
+        ) as scorer:
+            await scorer.ascore_batch(criteria, DOCS)
+            await scorer.ascore_batch(criteria, DOCS)
+
+    with serve(Behaviour("cohere", latency=0.02)) as server:
+        anyio.run(main)
+        assert server.stats.requests == 24
+        assert 1 <= len(server.stats.peers) <= 3
 
 
 def test_async_errors_are_typed_not_grouped() -> None:

@@ -1,8 +1,10 @@
 """``RemoteScorer`` and ``AsyncRemoteScorer``: thin httpx shells over ``_core``.
 
 Both send the planned requests with bounded concurrency, retry what ``_core`` says is worth
-retrying, and assemble the scores. The sync shell uses a thread pool over one pooled
-``httpx.Client``; the async shell uses an anyio task group over an ``httpx.AsyncClient``.
+retrying, and assemble the scores. The sync shell runs requests on a thread pool kept by the
+scorer; the async shell runs ``concurrency`` workers in an anyio task group, each pulling
+the next request. Either way a request in flight borrows a client of one kept-alive
+connection (``_connections``), ``httpx.Client`` or ``httpx.AsyncClient``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +31,7 @@ from .._scorer import BaseScorer
 from .._types import Criterion
 from .._version import __version__
 from . import _core
+from ._connections import Connections
 from ._providers import PROVIDERS, Provider
 
 __all__ = ["AsyncRemoteScorer", "RemoteScorer"]
@@ -39,6 +43,9 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 # httpx writes request headers and body separately; with Nagle's algorithm on, the body
 # waits for the server's delayed ACK of the headers (~40 ms a request on Linux).
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+# Each client holds one connection; see _connections for why.
+_ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 
 def _positive(name: str, value: float | int, *, integer: bool = False) -> None:
@@ -132,7 +139,10 @@ class RemoteScorer(BaseScorer):
         self._api_key = self._key(api_key)
         self._extra_headers = dict(headers or {})
         self._rng = random.Random(seed)
-        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._sync_connections = Connections(self._new_sync_client)
         self.name = f"remote:{spec.name}" + (f"/{self.model}" if self.model else "")
 
     # -- configuration ---------------------------------------------------------------------
@@ -265,69 +275,104 @@ class RemoteScorer(BaseScorer):
             rows[request.row][request.start : request.start + len(scores)] = scores
         return rows
 
+    # -- connections -----------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        # One per scorer, shared by its connections: building one costs ~50 ms here.
+        with self._lock:
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context()
+            return self._ssl
+
+    def _new_sync_client(self) -> httpx.Client:
+        # No explicit transport: the client keeps honouring proxy environment variables.
+        # httpcore's sync backend sets TCP_NODELAY itself.
+        return httpx.Client(
+            verify=self._ssl_context(), limits=_ONE_CONNECTION, timeout=self.timeout
+        )
+
+    def _new_async_client(self) -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(
+            verify=self._ssl_context(), limits=_ONE_CONNECTION, socket_options=_SOCKET_OPTIONS
+        )
+        return httpx.AsyncClient(transport=transport, timeout=self.timeout)
+
+    def _request_target(self) -> tuple[httpx.URL, httpx.Headers]:
+        # Built once per job rather than parsed and validated again for every request.
+        return httpx.URL(self.url), httpx.Headers(self._headers())
+
     # -- sync shell ------------------------------------------------------------------------
 
-    def _sync_client(self) -> httpx.Client:
-        if self._client is None:
-            limits = httpx.Limits(
-                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-            )
-            self._client = httpx.Client(limits=limits, timeout=self.timeout)
-        return self._client
+    def _threads(self) -> ThreadPoolExecutor:
+        # Kept across calls: starting 16 threads per call put ~1.5 ms between the first
+        # requests of every job, each new thread waiting for the one before it to start.
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix="ctxcompress-remote"
+                )
+            return self._executor
 
     def _send_sync(
         self,
-        client: httpx.Client,
+        target: tuple[httpx.URL, httpx.Headers],
         request: _core.PlannedRequest,
         deadline: float | None,
         stop: threading.Event,
     ) -> list[float] | None:
+        url, headers = target
         retrier = self._retrier(deadline)
-        headers = self._headers()
-        while not stop.is_set():
-            timeout = retrier.start_attempt()
-            try:
-                response = client.post(
-                    self.url, content=request.content, headers=headers, timeout=timeout
-                )
-            except httpx.HTTPError as exc:
-                outcome = _core.outcome_of_exception(self.provider, exc)
-            else:
-                outcome = self._judge(request, response)
-            if outcome.scores is not None:
-                return outcome.scores
-            delay = retrier.after_failure(outcome)
-            self._log_retry(outcome, retrier.attempt, delay)
-            stop.wait(delay)  # an early wake-up when another request already failed the job
-        return None
+        client = self._sync_connections.take()
+        try:
+            while not stop.is_set():
+                timeout = retrier.start_attempt()
+                try:
+                    response = client.post(
+                        url, content=request.content, headers=headers, timeout=timeout
+                    )
+                except httpx.HTTPError as exc:
+                    outcome = _core.outcome_of_exception(self.provider, exc)
+                else:
+                    outcome = self._judge(request, response)
+                if outcome.scores is not None:
+                    return outcome.scores
+                delay = retrier.after_failure(outcome)
+                self._log_retry(outcome, retrier.attempt, delay)
+                stop.wait(delay)  # an early wake-up when another request already failed the job
+            return None
+        finally:
+            self._sync_connections.give_back(client)
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
         plan = self._plan(criteria, texts)
         deadline = self._job_deadline()
-        client = self._sync_client()
+        target = self._request_target()
+        threads = self._threads()
         stop = threading.Event()
-        with ThreadPoolExecutor(
-            max_workers=min(self.concurrency, len(plan)), thread_name_prefix="ctxcompress-remote"
-        ) as pool:
-            futures = [pool.submit(self._send_sync, client, r, deadline, stop) for r in plan]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in futures if f in done and f.exception() is not None), None)
-            if failed is not None:
-                # First failure fails the job: no new requests, running retry loops stop.
-                stop.set()
-                for future in pending:
-                    future.cancel()
-                exc = failed.exception()
-                assert exc is not None
-                raise self._redacted(exc) if isinstance(exc, RemoteError) else exc
-            results = [f.result() for f in futures]
+        futures = [threads.submit(self._send_sync, target, r, deadline, stop) for r in plan]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            # First failure fails the job: no new requests, running retry loops stop, and
+            # nothing of this job is still in flight when the error is raised.
+            stop.set()
+            for future in pending:
+                future.cancel()
+            wait(pending)
+            exc = failed.exception()
+            assert exc is not None
+            raise self._redacted(exc) if isinstance(exc, RemoteError) else exc
+        results = [f.result() for f in futures]
         return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
 
     def close(self) -> None:
-        """Close the pooled connections (also done by ``with RemoteScorer(...)``)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close the pooled connections and threads (also done by ``with RemoteScorer(...)``)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        for client in self._sync_connections.drain():
+            client.close()
 
     def __enter__(self) -> RemoteScorer:
         return self
@@ -338,15 +383,19 @@ class RemoteScorer(BaseScorer):
     # -- async shell -----------------------------------------------------------------------
 
     async def _send_async(
-        self, client: httpx.AsyncClient, request: _core.PlannedRequest, deadline: float | None
+        self,
+        client: httpx.AsyncClient,
+        target: tuple[httpx.URL, httpx.Headers],
+        request: _core.PlannedRequest,
+        deadline: float | None,
     ) -> list[float]:
+        url, headers = target
         retrier = self._retrier(deadline)
-        headers = self._headers()
         while True:
             timeout = retrier.start_attempt()
             try:
                 response = await client.post(
-                    self.url, content=request.content, headers=headers, timeout=timeout
+                    url, content=request.content, headers=headers, timeout=timeout
                 )
             except httpx.HTTPError as exc:
                 outcome = _core.outcome_of_exception(self.provider, exc)
@@ -359,51 +408,53 @@ class RemoteScorer(BaseScorer):
             await anyio.sleep(delay)
 
     async def _ascore_with(
-        self, client: httpx.AsyncClient, criteria: Sequence[Criterion], texts: Sequence[str]
+        self,
+        connections: Connections[httpx.AsyncClient],
+        criteria: Sequence[Criterion],
+        texts: Sequence[str],
     ) -> list[list[float]]:
         plan = self._plan(criteria, texts)
         deadline = self._job_deadline()
+        target = self._request_target()
         results: list[list[float] | None] = [None] * len(plan)
         errors: list[BaseException] = []
-        limiter = anyio.CapacityLimiter(self.concurrency)
+        todo = iter(enumerate(plan))  # shared by the workers: each request is taken once
 
-        async def one(i: int, request: _core.PlannedRequest, scope: anyio.CancelScope) -> None:
-            async with limiter:
-                try:
-                    results[i] = await self._send_async(client, request, deadline)
-                except Exception as exc:
-                    # The first failure cancels the rest; raised after the group, unwrapped.
-                    errors.append(exc)
-                    scope.cancel()
+        async def worker(scope: anyio.CancelScope) -> None:
+            client = connections.take()
+            try:
+                for i, request in todo:
+                    results[i] = await self._send_async(client, target, request, deadline)
+            except Exception as exc:
+                # The first failure cancels the rest; raised after the group, unwrapped.
+                errors.append(exc)
+                scope.cancel()
+            finally:
+                connections.give_back(client)
 
         async with anyio.create_task_group() as group:
-            for i, request in enumerate(plan):
-                group.start_soon(one, i, request, group.cancel_scope)
+            for _ in range(min(self.concurrency, len(plan))):
+                group.start_soon(worker, group.cancel_scope)
         if errors:
             first = errors[0]
             raise self._redacted(first) if isinstance(first, RemoteError) else first
         return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
 
-    def _limits(self) -> httpx.Limits:
-        return httpx.Limits(
-            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-        )
-
-    def _async_client(self) -> httpx.AsyncClient:
-        transport = httpx.AsyncHTTPTransport(limits=self._limits(), socket_options=_SOCKET_OPTIONS)
-        return httpx.AsyncClient(transport=transport, timeout=self.timeout)
-
     async def _ascore_many(
         self, criteria: Sequence[Criterion], texts: Sequence[str]
     ) -> list[list[float]]:
-        # One pooled AsyncClient per call: an AsyncClient belongs to the event loop that made
-        # it, and a RemoteScorer may be used from several loops. AsyncRemoteScorer keeps one.
-        async with self._async_client() as client:
-            return await self._ascore_with(client, criteria, texts)
+        # Connections for this call only: an AsyncClient belongs to the event loop that made
+        # it, and a RemoteScorer may be used from several loops. AsyncRemoteScorer keeps them.
+        connections = Connections(self._new_async_client)
+        try:
+            return await self._ascore_with(connections, criteria, texts)
+        finally:
+            for client in connections.drain():
+                await client.aclose()
 
 
 class AsyncRemoteScorer(RemoteScorer):
-    """The async twin: one long-lived ``httpx.AsyncClient`` pooled across calls.
+    """The async twin: its connections are kept across calls.
 
     Use it from one event loop, as ``async with AsyncRemoteScorer(...) as scorer`` or call
     :meth:`aclose` when done. Its sync methods still work (outside a running event loop)
@@ -412,19 +463,16 @@ class AsyncRemoteScorer(RemoteScorer):
 
     def __init__(self, provider: str, model: str | None = None, **options: Any) -> None:
         super().__init__(provider, model, **options)
-        self._aclient: httpx.AsyncClient | None = None
+        self._async_connections = Connections(self._new_async_client)
 
     async def _ascore_many(
         self, criteria: Sequence[Criterion], texts: Sequence[str]
     ) -> list[list[float]]:
-        if self._aclient is None:
-            self._aclient = self._async_client()
-        return await self._ascore_with(self._aclient, criteria, texts)
+        return await self._ascore_with(self._async_connections, criteria, texts)
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        for client in self._async_connections.drain():
+            await client.aclose()
         self.close()
 
     async def __aenter__(self) -> AsyncRemoteScorer:
