@@ -242,15 +242,18 @@ class RemoteScorer(BaseScorer):
             self.score_transform,
         )
 
-    def _log_retry(self, outcome: _core.Outcome, attempt: int, delay: float) -> None:
+    def _wait_before_retry(self, retrier: _core.Retrier, outcome: _core.Outcome) -> float:
+        """Seconds until the next attempt, logged; raises the typed error when none is left."""
+        delay = retrier.after_failure(outcome)
         logger.info(
             "%s: retry %d/%d in %.2fs after %s",
             self.provider.name,
-            attempt,
+            retrier.attempt,
             self.policy.max_retries,
             delay,
             self._redact(str(outcome.error)),
         )
+        return delay
 
     def _redact(self, text: str) -> str:
         if self._api_key is None:
@@ -336,9 +339,8 @@ class RemoteScorer(BaseScorer):
                     outcome = self._judge(request, response)
                 if outcome.scores is not None:
                     return outcome.scores
-                delay = retrier.after_failure(outcome)
-                self._log_retry(outcome, retrier.attempt, delay)
-                stop.wait(delay)  # an early wake-up when another request already failed the job
+                # An early wake-up when another request already failed the job.
+                stop.wait(self._wait_before_retry(retrier, outcome))
             return None
         finally:
             self._sync_connections.give_back(client)
@@ -403,9 +405,7 @@ class RemoteScorer(BaseScorer):
                 outcome = self._judge(request, response)
             if outcome.scores is not None:
                 return outcome.scores
-            delay = retrier.after_failure(outcome)
-            self._log_retry(outcome, retrier.attempt, delay)
-            await anyio.sleep(delay)
+            await anyio.sleep(self._wait_before_retry(retrier, outcome))
 
     async def _ascore_with(
         self,
