@@ -38,6 +38,7 @@ __all__ = [
     "asks_quantity",
     "bi_encoder_scorer",
     "digit_density",
+    "feature_inputs",
     "fusion_features",
     "load_fusion_params",
 ]
@@ -110,6 +111,18 @@ FEATURES: dict[str, Callable[[FeatureInputs], Array]] = {
     # it one bias cannot be calibrated on short and long documents at once.
     "log_pages": lambda f: np.full(len(f.cosine), math.log(max(len(f.cosine), 1))),
 }
+
+
+def feature_inputs(
+    bm25: BM25Scorer, index: _Index, criterion: Criterion, cosine: Array, digits: Array
+) -> FeatureInputs:
+    """The fusion inputs for one criterion over one document's pages, given its cosines and
+    the pages' digit density. The scorer and ``scripts/fit_default_scorer.py`` both build
+    them here, so the weights are fitted on exactly the features they are applied to."""
+    lexical = np.asarray(bm25._features(index, query_text(criterion)), dtype=np.float64)
+    # The quantity cue reads the criterion itself, not an instruction around it.
+    quantity = asks_quantity(criterion.text)
+    return FeatureInputs(cosine, lexical[:, 0], lexical[:, 1], digits, quantity)
 
 
 def fusion_features(names: Sequence[str], inputs: FeatureInputs) -> Array:
@@ -199,11 +212,7 @@ class DefaultScorer(BaseScorer):
         digits = digit_density(texts)
         rows = []
         for ci, criterion in enumerate(criteria):
-            query = query_text(criterion)
-            lexical = np.asarray(self.bm25._features(index, query), dtype=np.float64)
-            # The quantity cue reads the criterion itself, not an instruction around it.
-            quantity = asks_quantity(criterion.text)
-            inputs = FeatureInputs(sims[ci], lexical[:, 0], lexical[:, 1], digits, quantity)
+            inputs = feature_inputs(self.bm25, index, criterion, sims[ci], digits)
             x = fusion_features(self.params.features, inputs)
             logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)  # no overflow
             rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])

@@ -32,8 +32,8 @@ from ctxcompress import Criterion, SQLiteCache
 from ctxcompress._default import (
     FeatureInputs,
     FusionParams,
-    asks_quantity,
     digit_density,
+    feature_inputs,
     fusion_features,
     load_fusion_params,
 )
@@ -79,19 +79,16 @@ def raw_blocks(data: EvalDataset, scorer: BiEncoderScorer) -> list[Block]:
     for doc, criteria in data.by_document():
         pages = list(doc.pages)
         index = _Index.build(pages)
-        sims = scorer.similarities([Criterion(c.id, c.text) for c in criteria], pages)
+        queries = [Criterion(c.id, c.text) for c in criteria]
+        sims = scorer.similarities(queries, pages)
         chars = tuple(len(p) for p in pages)
         digits = digit_density(pages)
         for ci, c in enumerate(criteria):
-            lexical = np.asarray(bm25._features(index, c.text), dtype=np.float64)
-            inputs = FeatureInputs(
-                sims[ci], lexical[:, 0], lexical[:, 1], digits, asks_quantity(c.text)
-            )
             blocks.append(
                 Block(
                     data.name,
                     c.doc_id,
-                    inputs,
+                    feature_inputs(bm25, index, queries[ci], sims[ci], digits),
                     c.relevant,
                     chars,
                     c.label,
@@ -160,12 +157,12 @@ def fit_sets(groups: dict[str, list[Block]], features: Sequence[str]) -> tuple[n
     most = max((float((w * y).sum()) for _, y, w in pages.values()), default=0.0)
     scaled = {
         name: (x, y, w * (most / float((w * y).sum())) if (w * y).sum() else w)
-        for name, (x, y, w) in parts.items()
+        for name, (x, y, w) in pages.items()
     }
-    page_weight = sum(float(w.sum()) for name, (_, _, w) in scaled.items() if name in pages)
-    if "scifact" in parts and page_weight:
+    page_weight = sum(float(w.sum()) for _, _, w in scaled.values())
+    if "scifact" in parts:
         x, y, w = parts["scifact"]
-        scaled["scifact"] = (x, y, w * (page_weight / w.sum()))
+        scaled["scifact"] = (x, y, w * (page_weight / w.sum()) if page_weight else w)
     return fit_logistic(
         np.concatenate([p[0] for p in scaled.values()]),
         np.concatenate([p[1] for p in scaled.values()]),
