@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 KEY = "sk-test-3f9a1c77b2e84d0fa6c5"  # what the tests pass; the server requires it
 
@@ -58,6 +60,9 @@ class Behaviour:
     # Tests read back every body and served pair; a long benchmark run would only pile
     # them up (hundreds of MB of pages), so it turns this off.
     record: bool = True
+    tls: ssl.SSLContext | None = None  # serve https with this context
+    close_connections: bool = False  # answer with "Connection: close" (no keep-alive)
+    idle_timeout: float | None = None  # close a kept-alive connection idle this long
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Stats:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     auth_headers: set[str] = field(default_factory=set)
     peers: set[tuple[str, int]] = field(default_factory=set)  # client (host, port): connections
+    proxied: int = 0  # requests whose target was an absolute URL: they came through a proxy
 
 
 class RerankServer:
@@ -79,6 +85,8 @@ class RerankServer:
         self._script = list(behaviour.script)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
+        if behaviour.tls is not None:
+            self._httpd.socket = behaviour.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -86,7 +94,8 @@ class RerankServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        scheme = "https" if self.behaviour.tls is not None else "http"
+        return f"{scheme}://{host}:{port}"
 
     def start(self) -> RerankServer:
         self._thread.start()
@@ -122,6 +131,7 @@ class RerankServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out in separate writes
+            timeout = server.behaviour.idle_timeout  # on a kept-alive connection's socket
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
@@ -131,11 +141,14 @@ class RerankServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 auth = self.headers.get("Authorization", "")
+                # A proxy forwarding plain HTTP sends the absolute URL: this server plays both.
+                proxied = urlsplit(self.path).scheme == "http"
                 with server._lock:
                     server.stats.auth_headers.add(auth)
                     server.stats.peers.add(self.client_address[:2])
+                    server.stats.proxied += proxied
                 provider = server.behaviour.provider
-                if self.path != PATHS[provider]:
+                if (urlsplit(self.path).path if proxied else self.path) != PATHS[provider]:
                     return self._send(404, {"message": f"no route {self.path}"})
                 if (
                     provider in ("zeroentropy", "cohere", "jina", "voyage")
@@ -201,6 +214,8 @@ class RerankServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    if server.behaviour.close_connections:
+                        self.send_header("Connection", "close")  # and close after this answer
                     for k, v in (headers or {}).items():
                         self.send_header(k, v)
                     self.end_headers()

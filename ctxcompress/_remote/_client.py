@@ -3,12 +3,14 @@
 Both send the planned requests with bounded concurrency, retry what ``_core`` says is worth
 retrying, and assemble the scores. The sync shell runs requests on a thread pool kept by the
 scorer; the async shell runs ``concurrency`` workers in an anyio task group, each pulling
-the next request. Either way a request in flight borrows a client of one kept-alive
-connection (``_connections``), ``httpx.Client`` or ``httpx.AsyncClient``.
+the next request. Either way a request in flight borrows a transport of one kept-alive
+connection (``_connections``): ``_http11``'s connection, or httpx's own transport where
+the environment names a proxy (and, for async, off asyncio).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -17,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
@@ -32,6 +35,7 @@ from .._types import Criterion
 from .._version import __version__
 from . import _core
 from ._connections import Connections
+from ._http11 import AsyncHTTP11Connection, HTTP11Connection
 from ._providers import PROVIDERS, Provider
 
 __all__ = ["AsyncRemoteScorer", "RemoteScorer"]
@@ -40,11 +44,11 @@ logger = logging.getLogger("ctxcompress.remote")
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
-# httpx writes request headers and body separately; with Nagle's algorithm on, the body
-# waits for the server's delayed ACK of the headers (~40 ms a request on Linux).
+# Request head and body go out in separate writes; with Nagle's algorithm on, the body
+# waits for the server's delayed ACK of the head (~40 ms a request on Linux).
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
-# Each client holds one connection; see _connections for why.
+# httpx's transports (with a proxy, or async off asyncio) hold one connection each too.
 _ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 
@@ -142,7 +146,7 @@ class RemoteScorer(BaseScorer):
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._sync_connections = Connections(self._new_sync_client)
+        self._sync_connections = Connections(self._new_sync_transport)
         self.name = f"remote:{spec.name}" + (f"/{self.model}" if self.model else "")
 
     # -- configuration ---------------------------------------------------------------------
@@ -192,7 +196,11 @@ class RemoteScorer(BaseScorer):
         return base + path
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "User-Agent": f"ctxcompress/{__version__}"}
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": f"ctxcompress/{__version__}",
+        }
         headers.update(self._extra_headers)
         if self._api_key is not None:
             headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
@@ -287,22 +295,41 @@ class RemoteScorer(BaseScorer):
                 self._ssl = httpx.create_ssl_context()
             return self._ssl
 
-    def _new_sync_client(self) -> httpx.Client:
-        # No explicit transport: the client keeps honouring proxy environment variables.
-        # httpcore's sync backend sets TCP_NODELAY itself.
-        return httpx.Client(
-            verify=self._ssl_context(), limits=_ONE_CONNECTION, timeout=self.timeout
-        )
+    def _new_sync_transport(self) -> httpx.BaseTransport:
+        proxy = _proxy_for(self.url)
+        if proxy is not None:  # httpx's transport speaks to proxies; ours does not
+            return httpx.HTTPTransport(
+                verify=self._ssl_context(),
+                limits=_ONE_CONNECTION,
+                proxy=proxy,
+                socket_options=_SOCKET_OPTIONS,
+            )
+        return HTTP11Connection(self._ssl_context(), _SOCKET_OPTIONS)
 
-    def _new_async_client(self) -> httpx.AsyncClient:
-        transport = httpx.AsyncHTTPTransport(
-            verify=self._ssl_context(), limits=_ONE_CONNECTION, socket_options=_SOCKET_OPTIONS
-        )
-        return httpx.AsyncClient(transport=transport, timeout=self.timeout)
+    def _new_async_transport(self) -> httpx.AsyncBaseTransport:
+        proxy = _proxy_for(self.url)
+        if proxy is not None or not _on_asyncio():  # ours needs asyncio and no proxy
+            return httpx.AsyncHTTPTransport(
+                verify=self._ssl_context(),
+                limits=_ONE_CONNECTION,
+                proxy=proxy,
+                socket_options=_SOCKET_OPTIONS,
+            )
+        return AsyncHTTP11Connection(self._ssl_context(), _SOCKET_OPTIONS)
 
     def _request_target(self) -> tuple[httpx.URL, httpx.Headers]:
         # Built once per job rather than parsed and validated again for every request.
         return httpx.URL(self.url), httpx.Headers(self._headers())
+
+    @staticmethod
+    def _http_request(
+        target: tuple[httpx.URL, httpx.Headers], request: _core.PlannedRequest, timeout: float
+    ) -> httpx.Request:
+        url, headers = target
+        limits = {"connect": timeout, "write": timeout, "read": timeout, "pool": timeout}
+        return httpx.Request(
+            "POST", url, headers=headers, content=request.content, extensions={"timeout": limits}
+        )
 
     # -- sync shell ------------------------------------------------------------------------
 
@@ -323,16 +350,17 @@ class RemoteScorer(BaseScorer):
         deadline: float | None,
         stop: threading.Event,
     ) -> list[float] | None:
-        url, headers = target
         retrier = self._retrier(deadline)
-        client = self._sync_connections.take()
+        transport = self._sync_connections.take()
         try:
             while not stop.is_set():
-                timeout = retrier.start_attempt()
+                http_request = self._http_request(target, request, retrier.start_attempt())
                 try:
-                    response = client.post(
-                        url, content=request.content, headers=headers, timeout=timeout
-                    )
+                    response = transport.handle_request(http_request)
+                    try:
+                        response.read()
+                    finally:
+                        response.close()  # httpx's transport: back to its pool
                 except httpx.HTTPError as exc:
                     outcome = _core.outcome_of_exception(self.provider, exc)
                 else:
@@ -343,7 +371,7 @@ class RemoteScorer(BaseScorer):
                 stop.wait(self._wait_before_retry(retrier, outcome))
             return None
         finally:
-            self._sync_connections.give_back(client)
+            self._sync_connections.give_back(transport)
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
         plan = self._plan(criteria, texts)
@@ -373,8 +401,8 @@ class RemoteScorer(BaseScorer):
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        for client in self._sync_connections.drain():
-            client.close()
+        for transport in self._sync_connections.drain():
+            transport.close()
 
     def __enter__(self) -> RemoteScorer:
         return self
@@ -386,19 +414,20 @@ class RemoteScorer(BaseScorer):
 
     async def _send_async(
         self,
-        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         target: tuple[httpx.URL, httpx.Headers],
         request: _core.PlannedRequest,
         deadline: float | None,
     ) -> list[float]:
-        url, headers = target
         retrier = self._retrier(deadline)
         while True:
-            timeout = retrier.start_attempt()
+            http_request = self._http_request(target, request, retrier.start_attempt())
             try:
-                response = await client.post(
-                    url, content=request.content, headers=headers, timeout=timeout
-                )
+                response = await transport.handle_async_request(http_request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()  # httpx's transport: back to its pool
             except httpx.HTTPError as exc:
                 outcome = _core.outcome_of_exception(self.provider, exc)
             else:
@@ -409,7 +438,7 @@ class RemoteScorer(BaseScorer):
 
     async def _ascore_with(
         self,
-        connections: Connections[httpx.AsyncClient],
+        connections: Connections[httpx.AsyncBaseTransport],
         criteria: Sequence[Criterion],
         texts: Sequence[str],
     ) -> list[list[float]]:
@@ -421,16 +450,16 @@ class RemoteScorer(BaseScorer):
         todo = iter(enumerate(plan))  # shared by the workers: each request is taken once
 
         async def worker(scope: anyio.CancelScope) -> None:
-            client = connections.take()
+            transport = connections.take()
             try:
                 for i, request in todo:
-                    results[i] = await self._send_async(client, target, request, deadline)
+                    results[i] = await self._send_async(transport, target, request, deadline)
             except Exception as exc:
                 # The first failure cancels the rest; raised after the group, unwrapped.
                 errors.append(exc)
                 scope.cancel()
             finally:
-                connections.give_back(client)
+                connections.give_back(transport)
 
         async with anyio.create_task_group() as group:
             for _ in range(min(self.concurrency, len(plan))):
@@ -443,14 +472,15 @@ class RemoteScorer(BaseScorer):
     async def _ascore_many(
         self, criteria: Sequence[Criterion], texts: Sequence[str]
     ) -> list[list[float]]:
-        # Connections for this call only: an AsyncClient belongs to the event loop that made
-        # it, and a RemoteScorer may be used from several loops. AsyncRemoteScorer keeps them.
-        connections = Connections(self._new_async_client)
+        # Connections for this call only: an async connection belongs to the event loop that
+        # made it, and a RemoteScorer may be used from several loops. AsyncRemoteScorer keeps
+        # them.
+        connections = Connections(self._new_async_transport)
         try:
             return await self._ascore_with(connections, criteria, texts)
         finally:
-            for client in connections.drain():
-                await client.aclose()
+            for transport in connections.drain():
+                await transport.aclose()
 
 
 class AsyncRemoteScorer(RemoteScorer):
@@ -463,7 +493,7 @@ class AsyncRemoteScorer(RemoteScorer):
 
     def __init__(self, provider: str, model: str | None = None, **options: Any) -> None:
         super().__init__(provider, model, **options)
-        self._async_connections = Connections(self._new_async_client)
+        self._async_connections = Connections(self._new_async_transport)
 
     async def _ascore_many(
         self, criteria: Sequence[Criterion], texts: Sequence[str]
@@ -471,8 +501,8 @@ class AsyncRemoteScorer(RemoteScorer):
         return await self._ascore_with(self._async_connections, criteria, texts)
 
     async def aclose(self) -> None:
-        for client in self._async_connections.drain():
-            await client.aclose()
+        for transport in self._async_connections.drain():
+            await transport.aclose()
         self.close()
 
     async def __aenter__(self) -> AsyncRemoteScorer:
@@ -499,3 +529,22 @@ def _safe_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, ALL_PROXY, NO_PROXY...)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    # With proxies in the environment, proxy_bypass reads NO_PROXY on every platform.
+    if not proxy or urllib.request.proxy_bypass(parts.netloc):
+        return None
+    return proxy
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio, through anyio
+        return False
+    return True
