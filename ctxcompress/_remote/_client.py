@@ -298,24 +298,22 @@ class RemoteScorer(BaseScorer):
     def _new_sync_transport(self) -> httpx.BaseTransport:
         proxy = _proxy_for(self.url)
         if proxy is not None:  # httpx's transport speaks to proxies; ours does not
-            return httpx.HTTPTransport(
-                verify=self._ssl_context(),
-                limits=_ONE_CONNECTION,
-                proxy=proxy,
-                socket_options=_SOCKET_OPTIONS,
-            )
+            return httpx.HTTPTransport(**self._httpx_transport_options(proxy))
         return HTTP11Connection(self._ssl_context(), _SOCKET_OPTIONS)
 
     def _new_async_transport(self) -> httpx.AsyncBaseTransport:
         proxy = _proxy_for(self.url)
         if proxy is not None or not _on_asyncio():  # ours needs asyncio and no proxy
-            return httpx.AsyncHTTPTransport(
-                verify=self._ssl_context(),
-                limits=_ONE_CONNECTION,
-                proxy=proxy,
-                socket_options=_SOCKET_OPTIONS,
-            )
+            return httpx.AsyncHTTPTransport(**self._httpx_transport_options(proxy))
         return AsyncHTTP11Connection(self._ssl_context(), _SOCKET_OPTIONS)
+
+    def _httpx_transport_options(self, proxy: str | None) -> dict[str, Any]:
+        return {
+            "verify": self._ssl_context(),
+            "limits": _ONE_CONNECTION,
+            "proxy": proxy,
+            "socket_options": _SOCKET_OPTIONS,
+        }
 
     def _request_target(self) -> tuple[httpx.URL, httpx.Headers]:
         # Built once per job rather than parsed and validated again for every request.

@@ -166,6 +166,30 @@ class _Exchange:
         return False
 
 
+class _KeepAlive:
+    """What a connection keeps between requests, with no I/O; shared by both shells."""
+
+    def __init__(self) -> None:
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.origin: _Origin | None = None
+        self.idle_since = 0.0
+
+    def fresh(self, origin: _Origin) -> bool:
+        """Whether the open connection may carry a request to ``origin`` (I/O aside)."""
+        same = origin == self.origin
+        return same and time.monotonic() - self.idle_since <= KEEPALIVE_EXPIRY
+
+    def opened(self, origin: _Origin) -> None:
+        self.origin, self.h11 = origin, h11.Connection(h11.CLIENT)
+
+    def finished(self, exchange: _Exchange) -> bool:
+        """After a response: True to keep the connection open for the next request."""
+        if exchange.keep_alive():
+            self.idle_since = time.monotonic()
+            return True
+        return False
+
+
 class HTTP11Connection(httpx.BaseTransport):
     """One HTTP/1.1 connection (blocking sockets), opened on the first request."""
 
@@ -175,15 +199,13 @@ class HTTP11Connection(httpx.BaseTransport):
         self._ssl_context = ssl_context
         self._socket_options = list(socket_options)
         self._sock: socket.socket | None = None
-        self._h11 = h11.Connection(h11.CLIENT)
-        self._origin: _Origin | None = None
-        self._idle_since = 0.0
+        self._state = _KeepAlive()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = _timeouts(request)
         try:
             sock = self._ready(request, timeouts.get("connect"))
-            exchange = _Exchange(self._h11, request)
+            exchange = _Exchange(self._state.h11, request)
             write_failed: httpx.WriteError | None = None
             try:
                 with _mapped_errors("write", request):
@@ -200,9 +222,7 @@ class HTTP11Connection(httpx.BaseTransport):
         except BaseException:
             self.close()  # a request cut short leaves the connection in an unknown state
             raise
-        if exchange.keep_alive():
-            self._idle_since = time.monotonic()
-        else:
+        if not self._state.finished(exchange):
             self.close()
         return response
 
@@ -218,14 +238,12 @@ class HTTP11Connection(httpx.BaseTransport):
                     self._sock.setsockopt(*option)
                 if scheme == "https":
                     self._sock = self._ssl_context.wrap_socket(self._sock, server_hostname=host)
-            self._origin, self._h11 = origin, h11.Connection(h11.CLIENT)
+            self._state.opened(origin)
         return self._sock
 
     def _reusable(self, sock: socket.socket, origin: _Origin) -> bool:
-        if origin != self._origin or time.monotonic() - self._idle_since > KEEPALIVE_EXPIRY:
-            return False
         # An idle connection has nothing to read unless the server closed it.
-        return not _readable(sock)
+        return self._state.fresh(origin) and not _readable(sock)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -245,15 +263,13 @@ class AsyncHTTP11Connection(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._socket_options = list(socket_options)
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        self._h11 = h11.Connection(h11.CLIENT)
-        self._origin: _Origin | None = None
-        self._idle_since = 0.0
+        self._state = _KeepAlive()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = _timeouts(request)
         try:
             reader, writer = await self._ready(request, timeouts.get("connect"))
-            exchange = _Exchange(self._h11, request)
+            exchange = _Exchange(self._state.h11, request)
             # No _answer_or here: when asyncio's transport sees the write fail, it drops what
             # it had received too (httpx's anyio transport is no different).
             with _mapped_errors("write", request), anyio.fail_after(timeouts.get("write")):
@@ -267,9 +283,7 @@ class AsyncHTTP11Connection(httpx.AsyncBaseTransport):
         except BaseException:
             self._abort()  # a request cut short leaves the connection in an unknown state
             raise
-        if exchange.keep_alive():
-            self._idle_since = time.monotonic()
-        else:
+        if not self._state.finished(exchange):
             self._abort()
         return response
 
@@ -289,16 +303,14 @@ class AsyncHTTP11Connection(httpx.AsyncBaseTransport):
                 sock = self._streams[1].get_extra_info("socket")
                 for option in self._socket_options:
                     sock.setsockopt(*option)
-            self._origin, self._h11 = origin, h11.Connection(h11.CLIENT)
+            self._state.opened(origin)
         return self._streams
 
     def _reusable(
         self, streams: tuple[asyncio.StreamReader, asyncio.StreamWriter], origin: _Origin
     ) -> bool:
-        if origin != self._origin or time.monotonic() - self._idle_since > KEEPALIVE_EXPIRY:
-            return False
         reader, writer = streams
-        return not (reader.at_eof() or writer.is_closing())
+        return self._state.fresh(origin) and not (reader.at_eof() or writer.is_closing())
 
     def _abort(self) -> None:
         streams, self._streams = self._streams, None
