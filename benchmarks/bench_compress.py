@@ -6,16 +6,20 @@ default) and tiktoken counting: scoring 12,000 pairs, policies, the union contex
 builds a fresh scorer before the clock starts, so model scorers start with empty caches
 (every page is embedded in every run); `--warm` keeps one scorer, so later runs find the
 page embeddings cached, as a second set of criteria on the same document would.
+`--financebench ../shared/data/financebench` scores a real 151-page 10-K against the 58
+FinanceBench questions instead.
 
-    python benchmarks/bench_compress.py [--repeat 5] [--scorer default] [--warm]
+    python benchmarks/bench_compress.py [--repeat 5] [--scorer default] [--warm] [--financebench DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import time
+from pathlib import Path
 
 from ctxcompress import Compressor, Criterion, Hybrid, load_scorer
 
@@ -33,13 +37,34 @@ def make_case(
     return pages, criteria
 
 
+def financebench_case(data: Path) -> tuple[list[str], list[Criterion]]:
+    """A real filing (Johnson & Johnson's 2022 10-K, 151 pages) and all 58 FinanceBench
+    questions as its criteria: real page and question lengths, unlike the synthetic case."""
+    pages: list[str] = []
+    with (data / "documents.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            if doc["doc_id"] == "JOHNSON_JOHNSON_2022_10K":
+                pages = doc["pages"]
+    with (data / "criteria.jsonl").open(encoding="utf-8") as f:
+        criteria = [Criterion(id=c["id"], text=c["criterion"]) for c in map(json.loads, f)]
+    return pages, criteria
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scorer", default="bm25", help="a load_scorer spec (default: bm25)")
     parser.add_argument("--warm", action="store_true", help="reuse one scorer across runs")
+    parser.add_argument(
+        "--financebench",
+        metavar="DIR",
+        help="score a real 10-K from this FinanceBench folder instead of the synthetic case",
+    )
     args = parser.parse_args()
-    pages, criteria = make_case()
+    pages, criteria = (
+        financebench_case(Path(args.financebench)) if args.financebench else make_case()
+    )
     policy = Hybrid(top_k=5, threshold=0.1, max_tokens=4000)
     compressor = Compressor(args.scorer, policy)
     compressor.compress(pages[:2], criteria[:2])  # warm-up: tiktoken load, imports, sessions

@@ -1,9 +1,9 @@
 """The default scorer: BM25 and the embedded MiniLM bi-encoder, fused by a small learned model.
 
 For one criterion over one document's pages, a handful of features are computed (see
-:data:`FEATURES`: cosine and BM25 scores normalised within the document, a page's
-neighbours, whether a criterion asking for a figure meets a page of figures, the
-document's length), and a logistic model turns them into a probability:
+:data:`FEATURES`: cosine, token-level (late interaction) and BM25 scores normalised within
+the document, a page's neighbours, whether a criterion asking for a figure meets a page of
+figures, the document's length), and a logistic model turns them into a probability:
 ``p = sigmoid(weights · features + bias)``. The weights live in ``default_scorer.json``
 beside this module, written by ``scripts/fit_default_scorer.py`` with a record of the
 data they were fitted on and held-out results. Nothing is downloaded: the bi-encoder
@@ -19,16 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._cache import Cache
+from ._late_interaction import TokenMatrix
 from ._lexical import BM25Scorer, _Index
 from ._onnx._session import Providers
 from ._scorer import BaseScorer, query_text
 from ._types import Criterion
+
+if TYPE_CHECKING:
+    from ._onnx._bi_encoder import BiEncoder
 
 __all__ = [
     "FEATURES",
@@ -41,6 +45,7 @@ __all__ = [
     "feature_inputs",
     "fusion_features",
     "load_fusion_params",
+    "token_matrices",
 ]
 
 Array = np.ndarray[Any, Any]
@@ -95,6 +100,7 @@ class FeatureInputs:
     coverage: Array  # IDF-weighted share of the criterion's terms found on the page
     digit_density: Array  # see digit_density()
     asks_quantity: bool  # see asks_quantity()
+    maxsim: Array  # IDF-weighted token-level MaxSim (see _late_interaction); 0 if unused
 
 
 #: Feature name -> f(inputs) over one document's pages.
@@ -103,6 +109,8 @@ FEATURES: dict[str, Callable[[FeatureInputs], Array]] = {
     "cosine_z": lambda f: _zscore(f.cosine),
     "cosine_gap": lambda f: f.cosine - f.cosine.max(),
     "cosine_z_neighbours": lambda f: _neighbours_max(_zscore(f.cosine)),
+    "maxsim": lambda f: f.maxsim,
+    "maxsim_z": lambda f: _zscore(f.maxsim),
     "bm25_z": lambda f: f.bm25_z,
     "bm25_z_positive": lambda f: np.maximum(f.bm25_z, 0.0),
     "coverage": lambda f: f.coverage,
@@ -114,15 +122,35 @@ FEATURES: dict[str, Callable[[FeatureInputs], Array]] = {
 
 
 def feature_inputs(
-    bm25: BM25Scorer, index: _Index, criterion: Criterion, cosine: Array, digits: Array
+    bm25: BM25Scorer,
+    index: _Index,
+    criterion: Criterion,
+    cosine: Array,
+    digits: Array,
+    maxsim: Array | None = None,
 ) -> FeatureInputs:
-    """The fusion inputs for one criterion over one document's pages, given its cosines and
-    the pages' digit density. The scorer and ``scripts/fit_default_scorer.py`` both build
-    them here, so the weights are fitted on exactly the features they are applied to."""
+    """The fusion inputs for one criterion over one document's pages, given its cosines,
+    the pages' digit density and (when the features use it) its token-level MaxSim. The
+    scorer and ``scripts/fit_default_scorer.py`` both build them here, so the weights are
+    fitted on exactly the features they are applied to."""
     lexical = np.asarray(bm25._features(index, query_text(criterion)), dtype=np.float64)
     # The quantity cue reads the criterion itself, not an instruction around it.
     quantity = asks_quantity(criterion.text)
-    return FeatureInputs(cosine, lexical[:, 0], lexical[:, 1], digits, quantity)
+    late = maxsim if maxsim is not None else np.zeros(len(cosine))
+    return FeatureInputs(cosine, lexical[:, 0], lexical[:, 1], digits, quantity, late)
+
+
+def token_matrices(
+    encoder: BiEncoder, criteria: Sequence[Criterion], texts: Sequence[str]
+) -> tuple[TokenMatrix, list[tuple[Array, list[int]]]]:
+    """The document's token matrix and each criterion's (token embeddings, token ids).
+    Embedding the pages' tokens also embeds the pages, so the cosines then come from the
+    cache: one model run per page serves both features."""
+    queries = [query_text(c) for c in criteria]
+    matrix = TokenMatrix.build(encoder.embed_tokens(texts), encoder.token_ids(texts))
+    vectors = encoder.embed_tokens(queries, windowed=False)
+    ids = encoder.token_ids(queries, windowed=False)
+    return matrix, list(zip(vectors, ids, strict=True))
 
 
 def fusion_features(names: Sequence[str], inputs: FeatureInputs) -> Array:
@@ -168,8 +196,9 @@ class DefaultScorer(BaseScorer):
     """BM25 + all-MiniLM-L6-v2 (int8 ONNX on CPU), fused by the shipped logistic model.
 
     ``cache`` holds page embeddings (an in-memory LRU by default; pass a
-    :class:`SQLiteCache` to keep them across runs). ``precision`` and ``providers`` go to
-    the ONNX session.
+    :class:`SQLiteCache` to keep them across runs), ``token_cache`` the pages' token
+    embeddings (an in-memory LRU of 512 pages by default: they are large, ~0.5 MB a page).
+    ``precision`` and ``providers`` go to the ONNX session.
     """
 
     def __init__(
@@ -178,6 +207,7 @@ class DefaultScorer(BaseScorer):
         precision: Literal["fp32", "fp16", "int8"] | None = None,
         providers: Providers = "auto",
         cache: Cache | None = None,
+        token_cache: Cache | None = None,
         params: FusionParams | None = None,
         intra_op_threads: int | None = None,
     ) -> None:
@@ -192,8 +222,11 @@ class DefaultScorer(BaseScorer):
             window=self.params.window,
             window_stride=self.params.window_stride,
             cache=cache,
+            token_cache=token_cache,
             intra_op_threads=intra_op_threads,
         )
+        # Token embeddings are only computed (and kept) when a fitted feature reads them.
+        self._late = any(f.startswith("maxsim") for f in self.params.features)
         self.bi_encoder = BiEncoderScorer(
             encoder, slope=self.params.bi_encoder_slope, bias=self.params.bi_encoder_bias
         )
@@ -207,12 +240,17 @@ class DefaultScorer(BaseScorer):
         return f"{self.name}:{self.bi_encoder.encoder.fingerprint}:{p.weights}:{p.bias}"
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+        maxsims = None
+        if self._late:
+            matrix, queries = token_matrices(self.bi_encoder.encoder, criteria, texts)
+            maxsims = matrix.maxsim_many(queries)
         sims = self.bi_encoder.similarities(criteria, texts)
         index = _Index.build(texts)
         digits = digit_density(texts)
         rows = []
         for ci, criterion in enumerate(criteria):
-            inputs = feature_inputs(self.bm25, index, criterion, sims[ci], digits)
+            maxsim = maxsims[ci] if maxsims is not None else None
+            inputs = feature_inputs(self.bm25, index, criterion, sims[ci], digits, maxsim)
             x = fusion_features(self.params.features, inputs)
             logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)  # no overflow
             rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])

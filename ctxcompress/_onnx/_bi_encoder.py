@@ -6,6 +6,11 @@ overlapping windows, so nothing past the window is ignored; a page's score for a
 aggregates its windows (best window by default). Page embeddings go through a cache keyed
 by the model's fingerprint and the page text, so a document's pages are embedded once
 however many criteria (and calls) score them.
+
+Graphs exported by ctxcompress also output the last layer's token embeddings; the same run
+that embeds a page then yields its tokens too (:meth:`BiEncoder.embed_tokens`), for
+token-level (late interaction) features. Those are kept in a separate, smaller cache:
+a page's tokens take a few hundred times the room of its embedding.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ __all__ = ["BiEncoder", "BiEncoderScorer"]
 
 Aggregation = Literal["max", "mean_top2"]
 Precision = Literal["fp32", "fp16", "int8"]
+TOKEN_OUTPUT = "token_embeddings"
+# Token matrices are large (a 600-token page: ~0.5 MB at float16), so the default in-memory
+# cache for them holds a few documents' pages, not 50,000.
+TOKEN_CACHE_ENTRIES = 512
 
 
 class BiEncoder:
@@ -39,6 +48,8 @@ class BiEncoder:
     ``window`` is the number of text tokens per window (default: the model's max length
     less its special tokens); consecutive windows overlap by ``1 - window_stride``.
     ``precision`` defaults to int8 when a GPU is not used and ``model_int8.onnx`` exists.
+    ``cache`` keeps embeddings (an in-memory LRU of 50,000 by default), ``token_cache``
+    token embeddings (an in-memory LRU of 512 texts by default).
     """
 
     def __init__(
@@ -51,6 +62,7 @@ class BiEncoder:
         window_stride: float = 0.5,
         batch_tokens: int = 16384,
         cache: Cache | None = None,
+        token_cache: Cache | None = None,
         strict: bool = False,
         intra_op_threads: int | None = None,
         io_binding: bool | None = None,
@@ -86,6 +98,12 @@ class BiEncoder:
         self.batch_tokens = batch_tokens
         self.precision = opened.precision
         self.cache: Cache = cache if cache is not None else MemoryCache(50_000)
+        self.token_cache: Cache = (
+            token_cache if token_cache is not None else MemoryCache(TOKEN_CACHE_ENTRIES)
+        )
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.has_tokens = TOKEN_OUTPUT in outputs
+        self._outputs = (outputs[0], TOKEN_OUTPUT) if self.has_tokens else (outputs[0],)
         self.name = f"{root.name}/{opened.precision}"
         # The weights' digest, not the directory's name, identifies the model.
         self.fingerprint = (
@@ -101,6 +119,43 @@ class BiEncoder:
         """Per text, a (windows × dim) matrix covering the whole text."""
         return self._embed_cached(texts, windowed=True)
 
+    def embed_tokens(
+        self, texts: Sequence[str], *, windowed: bool = True
+    ) -> list[np.ndarray[Any, Any]]:
+        """Per text, its tokens' L2-normalised embeddings (tokens × dim, float16), window
+        after window as :meth:`token_ids` lists them (special tokens left out; a token in
+        two overlapping windows appears twice, once in each context). ``windowed=False``
+        reads the first window only, as :meth:`embed` does (for queries)."""
+        if not self.has_tokens:
+            raise InvalidInputError(
+                f"{self.name} has no {TOKEN_OUTPUT!r} output; export it again with "
+                "`ctxcompress export --kind bi-encoder` to get token embeddings"
+            )
+        mode = "windows" if windowed else "first"
+        keys = [cache_key("tokens", self.fingerprint, mode, text_digest(t)) for t in texts]
+        found = self.token_cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            index = {k: i for i, k in enumerate(keys)}
+            todo = [texts[index[k]] for k in missing]
+            pooled, tokens = self._embed_texts(todo, windowed=windowed, tokens=True)
+            new = {k: _pack(t, np.float16) for k, t in zip(missing, tokens, strict=True)}
+            self.token_cache.put_many(new)
+            # The same run embedded the texts: keep that too, so scoring needs no second one.
+            self.cache.put_many(
+                {
+                    cache_key("embedding", self.fingerprint, mode, text_digest(t)): _pack(m)
+                    for t, m in zip(todo, pooled, strict=True)
+                }
+            )
+            found = {**found, **new}
+        return [_unpack(found[k], np.float16) for k in keys]
+
+    def token_ids(self, texts: Sequence[str], *, windowed: bool = True) -> list[list[int]]:
+        """Per text, the token ids whose embeddings :meth:`embed_tokens` returns, in order."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [[i for w in self._windows(e.ids, windowed) for i in w] for e in encodings]
+
     def _embed_cached(self, texts: Sequence[str], *, windowed: bool) -> list[np.ndarray[Any, Any]]:
         mode = "windows" if windowed else "first"
         keys = [cache_key("embedding", self.fingerprint, mode, text_digest(t)) for t in texts]
@@ -108,13 +163,16 @@ class BiEncoder:
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             index = {k: i for i, k in enumerate(keys)}
-            computed = self._embed_texts([texts[index[k]] for k in missing], windowed=windowed)
+            computed, _ = self._embed_texts([texts[index[k]] for k in missing], windowed=windowed)
             new = {k: _pack(m) for k, m in zip(missing, computed, strict=True)}
             self.cache.put_many(new)
             found = {**found, **new}
         return [_unpack(found[k]) for k in keys]
 
-    def _embed_texts(self, texts: Sequence[str], *, windowed: bool) -> list[np.ndarray[Any, Any]]:
+    def _embed_texts(
+        self, texts: Sequence[str], *, windowed: bool, tokens: bool = False
+    ) -> tuple[list[np.ndarray[Any, Any]], list[np.ndarray[Any, Any]]]:
+        """Per text: its windows' embeddings and, with ``tokens``, its token embeddings."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         pieces: list[list[int]] = []
         owners: list[int] = []
@@ -122,11 +180,16 @@ class BiEncoder:
             for ids in self._windows(enc.ids, windowed):
                 pieces.append(self._prefix + ids + self._suffix)
                 owners.append(ti)
-        vectors = self._run_batched(pieces)
+        results = self._run_batched(pieces, tokens)
         out: list[list[np.ndarray[Any, Any]]] = [[] for _ in texts]
-        for owner, vector in zip(owners, vectors, strict=True):
+        out_tokens: list[list[np.ndarray[Any, Any]]] = [[] for _ in texts]
+        for owner, (vector, token_vectors) in zip(owners, results, strict=True):
             out[owner].append(vector)
-        return [np.stack(v).astype(np.float32) for v in out]
+            out_tokens[owner].append(token_vectors)
+        pooled = [np.stack(v).astype(np.float32) for v in out]
+        if not tokens:
+            return pooled, []
+        return pooled, [np.concatenate(t).astype(np.float16) for t in out_tokens]
 
     def _windows(self, ids: list[int], windowed: bool) -> list[list[int]]:
         if len(ids) <= self.window or not windowed:
@@ -140,21 +203,26 @@ class BiEncoder:
                 break
         return windows
 
-    def _run_batched(self, pieces: list[list[int]]) -> list[np.ndarray[Any, Any]]:
+    def _run_batched(self, pieces: list[list[int]], tokens: bool) -> list[_Embedded]:
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
-        out: list[np.ndarray[Any, Any]] = [np.zeros(0)] * len(pieces)
+        empty = np.zeros(0, np.float32)
+        out: list[_Embedded] = [(empty, empty)] * len(pieces)
         batch: list[int] = []
         for i in order:
             if batch and len(pieces[i]) * (len(batch) + 1) > self.batch_tokens:
-                self._run(batch, pieces, out)
+                self._run(batch, pieces, out, tokens)
                 batch = []
             batch.append(i)
         if batch:
-            self._run(batch, pieces, out)
+            self._run(batch, pieces, out, tokens)
         return out
 
     def _run(
-        self, batch: list[int], pieces: list[list[int]], out: list[np.ndarray[Any, Any]]
+        self,
+        batch: list[int],
+        pieces: list[list[int]],
+        out: list[_Embedded],
+        tokens: bool,
     ) -> None:
         width = max(len(pieces[i]) for i in batch)
         ids = np.zeros((len(batch), width), dtype=np.int64)
@@ -163,23 +231,36 @@ class BiEncoder:
             ids[row, : len(pieces[i])] = pieces[i]
             mask[row, : len(pieces[i])] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        result = self._runner.run({n: feeds[n] for n in self.input_names})
+        names = self._outputs if tokens else self._outputs[:1]
+        results = self._runner.run_outputs({n: feeds[n] for n in self.input_names}, names)
+        head, tail = len(self._prefix), len(self._suffix)
         for row, i in enumerate(batch):
-            out[i] = np.asarray(result[row], dtype=np.float32)
+            pooled = np.asarray(results[0][row], dtype=np.float32)
+            if not tokens:
+                out[i] = (pooled, np.zeros(0, np.float32))
+                continue
+            # The text's own tokens: no padding, no [CLS]/[SEP]; unit length for cosines.
+            hidden = np.asarray(results[1][row, head : len(pieces[i]) - tail], np.float32)
+            norms = np.linalg.norm(hidden, axis=1, keepdims=True)
+            out[i] = (pooled, hidden / np.maximum(norms, 1e-12))
 
     def __repr__(self) -> str:
         return f"BiEncoder(name={self.name!r}, window={self.window})"
 
 
-def _pack(matrix: np.ndarray[Any, Any]) -> bytes:
-    rows, dim = matrix.shape
+# One window's pooled embedding and (when asked for) its tokens' embeddings.
+_Embedded = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+
+
+def _pack(matrix: np.ndarray[Any, Any], dtype: type[np.floating[Any]] = np.float32) -> bytes:
+    rows, dim = matrix.shape if matrix.ndim == 2 else (0, 0)
     header = np.array([rows, dim], dtype=np.int32).tobytes()
-    return header + np.ascontiguousarray(matrix, dtype=np.float32).tobytes()
+    return header + np.ascontiguousarray(matrix, dtype=dtype).tobytes()
 
 
-def _unpack(blob: bytes) -> np.ndarray[Any, Any]:
+def _unpack(blob: bytes, dtype: type[np.floating[Any]] = np.float32) -> np.ndarray[Any, Any]:
     rows, dim = (int(v) for v in np.frombuffer(blob[:8], dtype=np.int32))
-    return np.frombuffer(blob[8:], dtype=np.float32).reshape(rows, dim)
+    return np.frombuffer(blob[8:], dtype=dtype).reshape(rows, dim)
 
 
 def aggregate(similarities: np.ndarray[Any, Any], aggregation: Aggregation) -> float:

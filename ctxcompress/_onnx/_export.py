@@ -5,7 +5,8 @@ online), exports it with torch.onnx (dynamic batch and sequence axes), checks th
 graph against PyTorch on sample inputs before anything is kept, and writes the layout the
 scorers read: model.onnx, optional model_int8.onnx / model_fp16.onnx, tokenizer.json and
 ctxcompress.json. Cross-encoders output logits; bi-encoders output mean-pooled,
-L2-normalised embeddings (pooling is part of the graph, so the scorer needs no torch).
+L2-normalised embeddings (pooling is part of the graph, so the scorer needs no torch) and,
+as a second output, the last layer's token embeddings (for late-interaction features).
 """
 
 from __future__ import annotations
@@ -127,7 +128,11 @@ def export_bi_encoder(
     opset: int = 17,
 ) -> ExportReport:
     """Export a sentence-embedding model (mean pooling, L2-normalised) to ``out_dir``;
-    raises if the ONNX embeddings differ by more than ``tolerance`` from PyTorch's."""
+    raises if the ONNX embeddings differ by more than ``tolerance`` from PyTorch's.
+
+    The graph's first output, ``embeddings``, is the pooled embedding; the second,
+    ``token_embeddings``, the last hidden state (batch × sequence × dim, not normalised),
+    which the default scorer's token-level (MaxSim) feature reads."""
     torch, transformers = _require()
     out = _empty_target(out_dir)
     tokenizer, encoder = _load(transformers.AutoModel, source, "an encoder model")
@@ -142,7 +147,7 @@ def export_bi_encoder(
             hidden = self.encoder(*inputs).last_hidden_state
             mask = inputs[1].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
     def encode(texts: list[str]) -> Any:
         return tokenizer(
@@ -165,7 +170,7 @@ def export_bi_encoder(
         tokenizer,
         encode,
         samples,
-        "embeddings",
+        ("embeddings", "token_embeddings"),
         description,
         out,
         torch,
@@ -306,7 +311,7 @@ def _export(
     tokenizer: Any,
     encode: Callable[[Any], Any],
     samples: list[Any],
-    output_name: str,
+    output_names: str | tuple[str, ...],
     description: ModelDescription,
     out: Path,
     torch: Any,
@@ -319,7 +324,10 @@ def _export(
 ) -> ExportReport:
     enc = encode(samples[:2])
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
-    axes = {n: {0: "batch", 1: "sequence"} for n in input_names} | {output_name: {0: "batch"}}
+    outputs = (output_names,) if isinstance(output_names, str) else output_names
+    # The first output is per text; any further one (token embeddings) per text and token.
+    axes = {n: {0: "batch", 1: "sequence"} for n in (*input_names, *outputs[1:])}
+    axes[outputs[0]] = {0: "batch"}
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "model"
         staging.mkdir()
@@ -328,7 +336,7 @@ def _export(
             tuple(enc[n] for n in input_names),
             str(staging / "model.onnx"),
             input_names=input_names,
-            output_names=[output_name],
+            output_names=list(outputs),
             dynamic_axes=axes,
             opset_version=opset,
             dynamo=False,
@@ -408,6 +416,8 @@ def _verify(model: Any, enc: Any, onnx_file: Path, input_names: list[str], torch
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     with torch.no_grad():
         reference = model(*(enc[n] for n in input_names))
+    if isinstance(reference, tuple):  # several outputs: the first is the one scored
+        reference = reference[0]
     reference = getattr(reference, "logits", reference).numpy()
     # The exporter drops inputs the graph does not use (DeBERTa-v2 without token types).
     declared = {i.name for i in session.get_inputs()}

@@ -134,16 +134,21 @@ class SessionRunner:
         self.output_name = session.get_outputs()[0].name
 
     def run(self, feeds: dict[str, Any]) -> Any:
+        return self.run_outputs(feeds, (self.output_name,))[0]
+
+    def run_outputs(self, feeds: dict[str, Any], names: Sequence[str]) -> list[Any]:
+        """The named outputs, in that order (a bi-encoder's embeddings and its tokens)."""
         if not self.io_binding:
-            return self.session.run([self.output_name], feeds)[0]
+            return list(self.session.run(list(names), feeds))
         ort = _ort()
         binding = self.session.io_binding()
         for name, array in feeds.items():
             value = ort.OrtValue.ortvalue_from_numpy(array, self.device, self.device_id)
             binding.bind_ortvalue_input(name, value)
-        binding.bind_output(self.output_name, self.device, self.device_id)
+        for name in names:
+            binding.bind_output(name, self.device, self.device_id)
         self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+        return list(binding.copy_outputs_to_cpu())
 
 
 @dataclass(frozen=True)
