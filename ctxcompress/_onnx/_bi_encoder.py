@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -132,15 +132,9 @@ class BiEncoder:
                 "`ctxcompress export --kind bi-encoder` to get token embeddings"
             )
         mode = "windows" if windowed else "first"
-        keys = [cache_key("tokens", self.fingerprint, mode, text_digest(t)) for t in texts]
-        found = self.token_cache.get_many(keys)
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if missing:
-            index = {k: i for i, k in enumerate(keys)}
-            todo = [texts[index[k]] for k in missing]
+
+        def compute(todo: list[str]) -> list[bytes]:
             pooled, tokens = self._embed_texts(todo, windowed=windowed, tokens=True)
-            new = {k: _pack(t, np.float16) for k, t in zip(missing, tokens, strict=True)}
-            self.token_cache.put_many(new)
             # The same run embedded the texts: keep that too, so scoring needs no second one.
             self.cache.put_many(
                 {
@@ -148,8 +142,10 @@ class BiEncoder:
                     for t, m in zip(todo, pooled, strict=True)
                 }
             )
-            found = {**found, **new}
-        return [_unpack(found[k], np.float16) for k in keys]
+            return [_pack(t, np.float16) for t in tokens]
+
+        blobs = self._through_cache(self.token_cache, "tokens", mode, texts, compute)
+        return [_unpack(blob, np.float16) for blob in blobs]
 
     def token_ids(self, texts: Sequence[str], *, windowed: bool = True) -> list[list[int]]:
         """Per text, the token ids whose embeddings :meth:`embed_tokens` returns, in order."""
@@ -157,17 +153,32 @@ class BiEncoder:
         return [[i for w in self._windows(e.ids, windowed) for i in w] for e in encodings]
 
     def _embed_cached(self, texts: Sequence[str], *, windowed: bool) -> list[np.ndarray[Any, Any]]:
+        def compute(todo: list[str]) -> list[bytes]:
+            return [_pack(m) for m in self._embed_texts(todo, windowed=windowed)[0]]
+
         mode = "windows" if windowed else "first"
-        keys = [cache_key("embedding", self.fingerprint, mode, text_digest(t)) for t in texts]
-        found = self.cache.get_many(keys)
+        return [
+            _unpack(b) for b in self._through_cache(self.cache, "embedding", mode, texts, compute)
+        ]
+
+    def _through_cache(
+        self,
+        cache: Cache,
+        kind: str,
+        mode: str,
+        texts: Sequence[str],
+        compute: Callable[[list[str]], list[bytes]],
+    ) -> list[bytes]:
+        """Per text, its cached value, ``compute`` filling in the missing (each text once)."""
+        keys = [cache_key(kind, self.fingerprint, mode, text_digest(t)) for t in texts]
+        found = cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             index = {k: i for i, k in enumerate(keys)}
-            computed, _ = self._embed_texts([texts[index[k]] for k in missing], windowed=windowed)
-            new = {k: _pack(m) for k, m in zip(missing, computed, strict=True)}
-            self.cache.put_many(new)
+            new = dict(zip(missing, compute([texts[index[k]] for k in missing]), strict=True))
+            cache.put_many(new)
             found = {**found, **new}
-        return [_unpack(found[k]) for k in keys]
+        return [found[k] for k in keys]
 
     def _embed_texts(
         self, texts: Sequence[str], *, windowed: bool, tokens: bool = False
