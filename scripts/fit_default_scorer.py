@@ -11,7 +11,7 @@ Newton's method, and reports held-out quality:
 * SciFact test: never fitted on.
 
 Page embeddings are cached in .cache/ctxcompress/embeddings.sqlite and their token
-embeddings in .cache/ctxcompress/tokens.sqlite (about 8 GB), so a second run takes about
+embeddings in .cache/ctxcompress/tokens.sqlite (about 7 GB), so a second run takes about
 20 minutes on 2 CPU cores (matching SciFact's 1,100 claims token by token against its
 5,183 abstracts is most of it); the first also embeds every page (about an hour more).
 
