@@ -136,6 +136,16 @@ def test_token_embeddings_match_pytorch_and_come_from_the_same_run(model_dir: Pa
     assert np.array_equal(again, tokens) and token_cache.stats().hits == 1
 
 
+def test_io_binding_returns_the_same_embeddings_and_tokens(model_dir: Path) -> None:
+    # I/O binding is the GPU path; forced on a CPU it binds both outputs the same way.
+    plain = BiEncoder(model_dir, precision="fp32", providers="cpu")
+    bound = BiEncoder(model_dir, precision="fp32", providers="cpu", io_binding=True)
+    assert bound._runner.io_binding
+    assert np.allclose(bound.embed(TEXTS), plain.embed(TEXTS), atol=1e-6)
+    for a, b in zip(bound.embed_tokens(TEXTS), plain.embed_tokens(TEXTS), strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_a_long_page_yields_the_tokens_of_every_window(model_dir: Path) -> None:
     encoder = BiEncoder(model_dir, precision="fp32", providers="cpu", window=16)
     long_page = " ".join(WORDS * 5)
