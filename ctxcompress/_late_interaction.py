@@ -12,6 +12,7 @@ almost nothing, "reverse engineer" is on one and counts for much.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,11 @@ class TokenMatrix:
 
     vectors: Array  # every page's tokens stacked (rows × dim, float16, unit length)
     offsets: Array  # the first row of each page (pages + 1 entries; empty pages add none)
-    id_sets: tuple[frozenset[int], ...]  # each page's token ids, for the IDF weights
+    doc_freq: dict[int, int]  # token id -> how many pages hold it, for the IDF weights
+
+    @property
+    def pages(self) -> int:
+        return len(self.offsets) - 1
 
     @classmethod
     def build(cls, pages: Sequence[Array], page_ids: Sequence[Sequence[int]]) -> TokenMatrix:
@@ -48,12 +53,14 @@ class TokenMatrix:
         vectors = (
             np.concatenate(filled).astype(np.float16) if filled else np.zeros((0, dim), np.float16)
         )
-        return cls(vectors, offsets, tuple(frozenset(ids) for ids in page_ids))
+        # Counted once per document, so each criterion's IDF weights are dictionary lookups.
+        doc_freq = Counter(t for ids in page_ids for t in set(ids))
+        return cls(vectors, offsets, dict(doc_freq))
 
     def idf(self, query_ids: Sequence[int]) -> Array:
         """Per query token, BM25's IDF over the document's pages (always positive)."""
-        n = len(self.id_sets)
-        df = np.asarray([sum(t in s for s in self.id_sets) for t in query_ids], np.float64)
+        n = self.pages
+        df = np.asarray([self.doc_freq.get(t, 0) for t in query_ids], np.float64)
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5)) if n else np.zeros(len(query_ids))
 
     def maxsim(self, query: Array, query_ids: Sequence[int]) -> Array:
@@ -64,7 +71,7 @@ class TokenMatrix:
 
     def maxsim_many(self, queries: Sequence[tuple[Array, Sequence[int]]]) -> Array:
         """(queries × pages) :meth:`maxsim` for many queries, matched in one pass."""
-        pages = len(self.id_sets)
+        pages = self.pages
         out = np.zeros((len(queries), pages), dtype=np.float64)
         sizes = [len(q) for q, _ in queries]
         if not sum(sizes) or not len(self.vectors):
@@ -92,8 +99,8 @@ class TokenMatrix:
     def _chunks(self) -> list[tuple[int, int]]:
         """Consecutive page ranges of about CHUNK_ROWS rows (a longer page is one range)."""
         chunks, first = [], 0
-        for page in range(1, len(self.id_sets) + 1):
-            if self.offsets[page] - self.offsets[first] >= CHUNK_ROWS or page == len(self.id_sets):
+        for page in range(1, self.pages + 1):
+            if self.offsets[page] - self.offsets[first] >= CHUNK_ROWS or page == self.pages:
                 chunks.append((first, page))
                 first = page
         return chunks
