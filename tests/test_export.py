@@ -143,3 +143,7 @@ def test_bert_family_architectures_export_and_match_transformers(
     want = torch.sigmoid(logits).numpy()
     got = np.array(scorer.score_pairs(PAIRS))
     assert np.max(np.abs(got - want)) < 1e-4
+    # Criteria × pages are joined from once-tokenised texts: the same pairs, the same scores.
+    assert scorer._template is not None
+    rows = scorer.score_batch([q for q, _ in PAIRS], [p for _, p in PAIRS])
+    assert np.allclose(np.diag(rows), got, atol=1e-6)

@@ -22,11 +22,18 @@ from ._description import (
     ModelDescription,
     file_fingerprint,
 )
+from ._pair_template import EncodedPair, JoinedPair, PairTemplate
 from ._session import Providers, open_model
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
 
 Aggregation = Literal["max", "mean_top2"]
+_Item = JoinedPair | EncodedPair
+# Tokens per run when ``batch_tokens`` is not given. A GPU wants bigger runs: on an H100,
+# 80 criteria x 150 pages at 512 tokens took 1.12 s at 8,192 and 0.75 s at 65,536
+# (benchmarks/bench_cross_encoder_gpu.py, docs/benchmarks.md).
+CPU_BATCH_TOKENS = 8192
+GPU_BATCH_TOKENS = 65536
 
 
 class CrossEncoderScorer(BaseScorer):
@@ -38,11 +45,15 @@ class CrossEncoderScorer(BaseScorer):
     Windowing, length-sorted batching and failure isolation live here; how a (query,
     passage) pair becomes token ids, which side is padded and how the graph's output
     becomes a probability are hooks (``_query``, ``_page_budget``, ``_encode_pairs``,
-    ``_pad_left``, ``_probabilities``) that the decoder reranker overrides.
+    ``_pad_left``, ``_joins_token_ids``, ``_probabilities``) that the decoder reranker
+    overrides.
     """
 
     kind = "cross-encoder"
     _pad_left = False
+    # Pairs are joined from once-tokenised texts where the tokenizer allows (see
+    # _pair_template); a decoder's prompt is tokenised whole instead.
+    _joins_token_ids = True
 
     def __init__(
         self,
@@ -51,7 +62,7 @@ class CrossEncoderScorer(BaseScorer):
         precision: Literal["fp32", "fp16", "int8"] | None = None,
         providers: Providers = "auto",
         max_length: int | None = None,
-        batch_tokens: int = 8192,
+        batch_tokens: int | None = None,
         window_stride: float = 0.5,
         aggregation: Aggregation = "max",
         strict: bool = False,
@@ -86,11 +97,15 @@ class CrossEncoderScorer(BaseScorer):
         self._measure = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._measure.no_padding()
         self._measure.no_truncation()
+        self._template = PairTemplate.probe(self._measure) if self._joins_token_ids else None
         self.max_length = min(
             max_length or self.description.max_length, self.description.max_length
         )
         self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
         self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        if batch_tokens is None:
+            on_gpu = self._runner.device == "cuda"
+            batch_tokens = GPU_BATCH_TOKENS if on_gpu else CPU_BATCH_TOKENS
         self.batch_tokens = batch_tokens
         self.window_stride = window_stride
         self.aggregation = aggregation
@@ -122,18 +137,18 @@ class CrossEncoderScorer(BaseScorer):
             )
         return int(budget)
 
-    def _windows(self, page: str, offsets: Sequence[tuple[int, int]], budget: int) -> list[str]:
-        """The page itself, or overlapping windows of at most ``budget`` tokens."""
-        if len(offsets) <= budget:
-            return [page]
+    def _window_spans(self, tokens: int, budget: int) -> list[tuple[int, int]]:
+        """Token ranges of the page itself, or of overlapping windows of ``budget`` tokens."""
+        if tokens <= budget:
+            return [(0, tokens)]
         step = max(1, int(budget * self.window_stride))
-        windows = []
-        for start in range(0, len(offsets), step):
-            end = min(start + budget, len(offsets))
-            windows.append(page[offsets[start][0] : offsets[end - 1][1]])
-            if end == len(offsets):
+        spans = []
+        for start in range(0, tokens, step):
+            end = min(start + budget, tokens)
+            spans.append((start, end))
+            if end == tokens:
                 break
-        return windows
+        return spans
 
     def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
         return self._score_many_noted(criteria, texts)[0]
@@ -141,24 +156,33 @@ class CrossEncoderScorer(BaseScorer):
     def _score_many_noted(
         self, criteria: Sequence[Criterion], texts: Sequence[str]
     ) -> tuple[list[list[float]], ScoreNotes]:
-        pairs: list[tuple[str, str]] = []
+        items: list[_Item] = []  # with a template: each pair as slices of its texts' ids
+        pairs: list[tuple[str, str]] = []  # each pair's strings (the error message's too)
         owners: list[tuple[int, int]] = []
         windowed: dict[tuple[str, int], int] = {}
-        # Each page is measured once for the whole batch, not once per criterion.
-        offsets = [
-            e.offsets for e in self._measure.encode_batch(list(texts), add_special_tokens=False)
-        ]
+        # Each page is tokenised once for the whole batch, not once per criterion.
+        pages = self._measure.encode_batch(list(texts), add_special_tokens=False)
+        page_ids = [np.asarray(e.ids, dtype=np.int64) for e in pages]
         for ci, criterion in enumerate(criteria):
             query = self._query(criterion)
             budget = self._page_budget(query)
+            query_ids = np.asarray(
+                self._measure.encode(query, add_special_tokens=False).ids, dtype=np.int64
+            )
             for pi, text in enumerate(texts):
-                windows = self._windows(text, offsets[pi], budget)
-                if len(windows) > 1:
-                    windowed[(criterion.id, pi)] = len(windows)
-                pairs.extend((query, w) for w in windows)
-                owners.extend([(ci, pi)] * len(windows))
+                spans = self._window_spans(len(page_ids[pi]), budget)
+                if len(spans) > 1:
+                    windowed[(criterion.id, pi)] = len(spans)
+                    offsets = pages[pi].offsets
+                    pairs.extend((query, text[offsets[a][0] : offsets[b - 1][1]]) for a, b in spans)
+                else:
+                    pairs.append((query, text))
+                if self._template is not None:
+                    template, ids = self._template, page_ids[pi]
+                    items.extend(JoinedPair(template, query_ids, ids[a:b]) for a, b in spans)
+                owners.extend([(ci, pi)] * len(spans))
         self.last_windowed = windowed
-        scores = self.score_pairs(pairs)
+        scores = self._score_items(items, pairs) if self._template else self.score_pairs(pairs)
         per_pair: dict[tuple[int, int], list[float]] = {}
         for owner, s in zip(owners, scores, strict=True):
             per_pair.setdefault(owner, []).append(s)
@@ -187,30 +211,33 @@ class CrossEncoderScorer(BaseScorer):
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Probabilities for (query, passage) pairs, batched by length under a token budget."""
-        encodings = self._encode_pairs(pairs)
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        out = np.zeros(len(encodings), dtype=np.float64)
+        encoded = self._encode_pairs(pairs)
+        return self._score_items([EncodedPair(e.ids, e.type_ids) for e in encoded], pairs)
+
+    def _score_items(self, items: Sequence[_Item], pairs: Sequence[tuple[str, str]]) -> list[float]:
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+        out = np.zeros(len(items), dtype=np.float64)
         batch: list[int] = []
         for i in order:
-            longest = len(encodings[i].ids)  # sorted: the newest item is the longest
+            longest = len(items[i])  # sorted: the newest item is the longest
             if batch and longest * (len(batch) + 1) > self.batch_tokens:
-                self._run_isolating(batch, encodings, pairs, out)
+                self._run_isolating(batch, items, pairs, out)
                 batch = []
             batch.append(i)
         if batch:
-            self._run_isolating(batch, encodings, pairs, out)
+            self._run_isolating(batch, items, pairs, out)
         return [float(v) for v in out]
 
     def _run_isolating(
         self,
         batch: list[int],
-        encodings: Any,
+        items: Sequence[_Item],
         pairs: Sequence[tuple[str, str]],
         out: np.ndarray[Any, Any],
     ) -> None:
         # A failing batch is retried in halves to isolate the bad input, then reported.
         try:
-            out[batch] = self._run(batch, encodings)
+            out[batch] = self._run(batch, items)
         except Exception as exc:
             if len(batch) == 1:
                 query, passage = pairs[batch[0]]
@@ -218,25 +245,22 @@ class CrossEncoderScorer(BaseScorer):
                     f"{self.name} failed on the pair ({query[:40]!r}, {passage[:40]!r}): {exc}"
                 ) from exc
             half = len(batch) // 2
-            self._run_isolating(batch[:half], encodings, pairs, out)
-            self._run_isolating(batch[half:], encodings, pairs, out)
+            self._run_isolating(batch[:half], items, pairs, out)
+            self._run_isolating(batch[half:], items, pairs, out)
 
-    def _run(self, batch: list[int], encodings: Any) -> np.ndarray[Any, Any]:
-        width = max(len(encodings[i].ids) for i in batch)
-        feeds = {name: np.zeros((len(batch), width), dtype=np.int64) for name in self.input_names}
-        if "input_ids" in feeds:
-            feeds["input_ids"].fill(self.pad_id)
+    def _run(self, batch: list[int], items: Sequence[_Item]) -> np.ndarray[Any, Any]:
+        width = max(len(items[i]) for i in batch)
+        ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+        types = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, i in enumerate(batch):
-            enc = encodings[i]
-            n = len(enc.ids)
+            n = len(items[i])
             # Left padding puts every sequence's last token in the last position.
             cols = slice(width - n, width) if self._pad_left else slice(0, n)
-            if "input_ids" in feeds:
-                feeds["input_ids"][row, cols] = enc.ids
-            if "attention_mask" in feeds:
-                feeds["attention_mask"][row, cols] = 1
-            if "token_type_ids" in feeds:
-                feeds["token_type_ids"][row, cols] = enc.type_ids
+            items[i].write(ids[row, cols], types[row, cols])
+            mask[row, cols] = 1
+        given = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = {name: given.get(name, np.zeros_like(ids)) for name in self.input_names}
         logits = np.asarray(self._runner.run(feeds), dtype=np.float64)
         return self._probabilities(logits)
 

@@ -44,6 +44,7 @@ class DecoderRerankerScorer(CrossEncoderScorer):
 
     kind = "decoder-reranker"
     _pad_left = True
+    _joins_token_ids = False
 
     def __init__(self, model_dir: str | os.PathLike[str], **options: Any) -> None:
         super().__init__(model_dir, **options)

@@ -98,8 +98,10 @@ def create_session(
         options.intra_op_num_threads = intra_op_threads
     if inter_op_threads:
         options.inter_op_num_threads = inter_op_threads
+    # Options only for another device: onnxruntime-gpu 1.31 logs a "no registered plugin EP
+    # device" warning for every session given provider options, even {"device_id": 0}.
     with_options: list[Any] = [
-        (p, {"device_id": device_id}) if p in GPU_PROVIDERS else p for p in wanted
+        (p, {"device_id": device_id}) if p in GPU_PROVIDERS and device_id else p for p in wanted
     ]
     session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
     loaded = session.get_providers()
@@ -173,7 +175,7 @@ def open_model(
     providers: Providers,
     cpu_precision: Literal["fp32", "int8"],
     window_stride: float,
-    batch_tokens: int,
+    batch_tokens: int | None,
     strict: bool,
     intra_op_threads: int | None,
     io_binding: bool | None,
@@ -192,7 +194,7 @@ def open_model(
         raise InvalidInputError(f"{root} holds a {description.kind}, not a {kind}")
     if not 0 < window_stride <= 1:
         raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
-    if batch_tokens < 1:
+    if batch_tokens is not None and batch_tokens < 1:
         raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
     precision = precision or default_precision(root, providers, cpu=cpu_precision)
     onnx_file = model_file(root, precision)

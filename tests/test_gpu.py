@@ -1,0 +1,165 @@
+"""The CUDA path, where onnxruntime-gpu and a GPU are there (skipped elsewhere, CI included).
+
+On the CUDA execution provider, with I/O binding (the default there), the ONNX scorers must
+give what the CPU gives: the committed tiny cross-encoder and decoder reranker against their
+PyTorch references; a freshly exported cross-encoder (fused, last layer pruned to
+``MultiHeadAttention``, fp32 and fp16) and bi-encoder (two bound outputs: pooled and
+token embeddings) against the same graphs on the CPU. docs/benchmarks.md says when these
+last ran on a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ort = pytest.importorskip("onnxruntime")
+if "CUDAExecutionProvider" not in ort.get_available_providers():
+    pytest.skip("no CUDA execution provider (onnxruntime-gpu)", allow_module_level=True)
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+onnx = pytest.importorskip("onnx")
+
+from ctxcompress import (  # noqa: E402
+    BiEncoder,
+    CrossEncoderScorer,
+    DecoderRerankerScorer,
+)
+from ctxcompress._onnx._cross_encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS  # noqa: E402
+from ctxcompress._onnx._export import export_bi_encoder, export_cross_encoder  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WORDS = (
+    "the patient failed methotrexate after six months tuberculosis screening was negative "
+    "revenue grew ten percent billing statement copay due hepatitis antigen"
+).split()
+PAIRS = [
+    ("was tuberculosis screening negative", "tuberculosis screening was negative"),
+    ("the patient failed methotrexate", "billing statement copay due"),
+    ("revenue grew", "revenue grew ten percent after six months"),
+    ("hepatitis antigen", "the patient failed methotrexate after six months"),
+    ("billing statement", " ".join(WORDS * 3)),
+]
+
+
+def _on_cuda(scorer: CrossEncoderScorer | BiEncoder) -> None:
+    assert scorer.session.get_providers()[0] == "CUDAExecutionProvider"
+    assert scorer._runner.io_binding and scorer._runner.device == "cuda"
+
+
+def _ranking(values: list[float]) -> list[int]:
+    return sorted(range(len(values)), key=values.__getitem__)
+
+
+def _save_random_bert(root: Path, head: bool) -> Path:
+    root.mkdir()
+    (root / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n"
+    )
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(root / "vocab.txt"))
+    torch.manual_seed(5)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
+    model = transformers.BertForSequenceClassification if head else transformers.BertModel
+    model(config).save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gpu-ce")
+    src = _save_random_bert(root / "src", head=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_cross_encoder(src, root / "onnx", fp16=True)
+    return root / "onnx"
+
+
+@pytest.fixture(scope="module")
+def bi_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gpu-bi")
+    src = _save_random_bert(root / "src", head=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_bi_encoder(src, root / "onnx", fp16=True)
+    return root / "onnx"
+
+
+@pytest.mark.parametrize("fixture", ["tiny-bert-cross-encoder", "tiny-qwen3-reranker"])
+def test_committed_fixtures_match_pytorch_on_cuda(fixture: str) -> None:
+    reference = json.loads((FIXTURES / fixture / "reference.json").read_text())
+    cls = CrossEncoderScorer if fixture.startswith("tiny-bert") else DecoderRerankerScorer
+    scorer = cls(FIXTURES / fixture, precision="fp32", providers="cuda", strict=True)
+    _on_cuda(scorer)
+    got = [scorer.score(r["query"], [r["passage"]])[0] for r in reference]
+    for value, ref in zip(got, reference, strict=True):
+        # TF32 matrix products on the GPU: looser than the CPU's 1e-4.
+        assert abs(value - ref["probability"]) < 2e-3
+
+
+def test_pruned_fused_graph_runs_on_cuda_as_on_the_cpu(cross_encoder_dir: Path) -> None:
+    graph = onnx.load(str(cross_encoder_dir / "model.onnx"))
+    assert "MultiHeadAttention" in {node.op_type for node in graph.graph.node}
+    cpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cpu")
+    gpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cuda", strict=True)
+    _on_cuda(gpu)
+    assert (gpu.batch_tokens, cpu.batch_tokens) == (GPU_BATCH_TOKENS, CPU_BATCH_TOKENS)
+    want, got = cpu.score_pairs(PAIRS), gpu.score_pairs(PAIRS)
+    assert np.allclose(got, want, atol=2e-3)
+    assert _ranking(got) == _ranking(want)
+
+
+def test_fp16_on_cuda_keeps_the_fp32_ranking(cross_encoder_dir: Path) -> None:
+    cpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cpu")
+    fp16 = CrossEncoderScorer(cross_encoder_dir, precision="fp16", providers="cuda", strict=True)
+    _on_cuda(fp16)
+    want, got = cpu.score_pairs(PAIRS), fp16.score_pairs(PAIRS)
+    assert np.allclose(got, want, atol=1e-2)
+    assert _ranking(got) == _ranking(want)
+
+
+def test_criteria_by_pages_with_a_windowed_page_score_on_cuda_as_on_the_cpu(
+    cross_encoder_dir: Path,
+) -> None:
+    criteria = [q for q, _ in PAIRS]
+    pages = [p for _, p in PAIRS] + [" ".join(WORDS * 12)]  # the last is past 64 tokens
+    cpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cpu")
+    gpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cuda", strict=True)
+    want, got = cpu.score_batch(criteria, pages), gpu.score_batch(criteria, pages)
+    assert gpu.last_windowed and gpu.last_windowed == cpu.last_windowed
+    assert np.allclose(got, want, atol=2e-3)
+
+
+def test_gpu_default_precision_is_fp16_and_batches_are_split_alike(
+    cross_encoder_dir: Path,
+) -> None:
+    # A small token budget splits the pairs over several runs; the scores do not change.
+    one = CrossEncoderScorer(cross_encoder_dir, providers="cuda", batch_tokens=100_000)
+    many = CrossEncoderScorer(cross_encoder_dir, providers="cuda", batch_tokens=64)
+    assert one.precision == "fp16"
+    assert np.allclose(one.score_pairs(PAIRS), many.score_pairs(PAIRS), atol=1e-3)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_bi_encoder_binds_both_outputs_on_cuda(bi_encoder_dir: Path, precision: str) -> None:
+    texts = [" ".join(WORDS[i : i + 6]) for i in range(0, len(WORDS), 3)]
+    cpu = BiEncoder(bi_encoder_dir, precision="fp32", providers="cpu")
+    gpu = BiEncoder(bi_encoder_dir, precision=precision, providers="cuda", strict=True)  # type: ignore[arg-type]
+    _on_cuda(gpu)
+    tolerance = 2e-3 if precision == "fp32" else 2e-2
+    assert np.allclose(gpu.embed(texts), cpu.embed(texts), atol=tolerance)
+    for a, b in zip(gpu.embed_tokens(texts), cpu.embed_tokens(texts), strict=True):
+        assert a.shape == b.shape
+        assert np.allclose(a.astype(np.float32), b.astype(np.float32), atol=tolerance)
