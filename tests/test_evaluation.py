@@ -54,6 +54,12 @@ NONE = sc("n", [0.7, 0.1, 0.1, 0.1], set())
 ITEMS = [A, B, NONE]
 
 
+def test_ranking_is_best_first_with_ties_in_page_order() -> None:
+    c = m.ScoredCriterion("c", "d", (0.5, 0.9, 0.5, 0.9, 0.1), frozenset({1}), (1,) * 5)
+    assert c.ranking() == (1, 3, 0, 2, 4)
+    assert c.ranking() is c.ranking()  # sorted once, however many Ks ask
+
+
 def test_recall_at_k() -> None:
     assert m.recall_at_k(ITEMS, 1) == pytest.approx((1 / 2 + 0) / 2)
     assert m.recall_at_k(ITEMS, 2) == pytest.approx((1 / 2 + 1) / 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +42,16 @@ class ScoredCriterion:
     label: str | None = None
     page_tokens: tuple[int, ...] | None = None  # None when no token counter was used
 
-    def ranking(self) -> list[int]:
-        return sorted(range(len(self.scores)), key=lambda i: (-self.scores[i], i))
+    def ranking(self) -> tuple[int, ...]:
+        """Page indices, best score first (ties in page order)."""
+        return self._ranking
+
+    @cached_property
+    def _ranking(self) -> tuple[int, ...]:
+        # Sorted once: a recall curve asks for it at every K (SciFact: 5,183 Ks of 5,183
+        # pages for each of 300 claims took most of the quality report's 21 minutes).
+        order = np.lexsort((np.arange(len(self.scores)), -np.asarray(self.scores)))
+        return tuple(int(i) for i in order)
 
 
 def _with_evidence(items: Sequence[ScoredCriterion]) -> list[ScoredCriterion]:
