@@ -111,6 +111,9 @@ FEATURES: dict[str, Callable[[FeatureInputs], Array]] = {
     "cosine_z_neighbours": lambda f: _neighbours_max(_zscore(f.cosine)),
     "maxsim": lambda f: f.maxsim,
     "maxsim_z": lambda f: _zscore(f.maxsim),
+    # How far below the document's best page: keeps MaxSim's own scale, which means the same
+    # in every document, where a z-score stretches a flat document's noise.
+    "maxsim_gap": lambda f: f.maxsim - f.maxsim.max(),
     "bm25_z": lambda f: f.bm25_z,
     "bm25_z_positive": lambda f: np.maximum(f.bm25_z, 0.0),
     "coverage": lambda f: f.coverage,

@@ -59,7 +59,7 @@ def test_default_ranks_the_evidence_page_first(default: DefaultScorer) -> None:
 def test_one_model_run_per_page_serves_both_embeddings_and_tokens() -> None:
     cache, tokens = MemoryCache(), MemoryCache()
     scorer = DefaultScorer(cache=cache, token_cache=tokens)
-    assert {"maxsim", "maxsim_z"} <= set(scorer.params.features)
+    assert {"maxsim", "maxsim_gap"} <= set(scorer.params.features)
     first = scorer.score_batch(["Is there a negative tuberculosis test?"], PAGES)
     # Pages' tokens and embeddings came from one run: the cosines found them cached.
     assert len(tokens) == len(PAGES) + 1 and cache.stats().hits >= len(PAGES)

@@ -89,3 +89,8 @@ def test_the_token_level_score_enters_raw_and_standardised_within_the_document()
     assert list(FEATURES["maxsim"](features)) == [0.3, 0.9, 0.3, 0.3]
     z = FEATURES["maxsim_z"](features)
     assert z[1] > 0 > z[0] and abs(float(z.mean())) < 1e-9
+
+
+def test_the_token_level_gap_is_the_distance_below_the_documents_best_page() -> None:
+    features = inputs([0.2, 0.2, 0.2, 0.2], maxsim=[0.3, 0.9, 0.5, 0.3])
+    assert FEATURES["maxsim_gap"](features) == pytest.approx([-0.6, 0.0, -0.4, -0.6])
