@@ -11,6 +11,7 @@ last ran on a GPU.
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ctxcompress import (  # noqa: E402
     CrossEncoderScorer,
     DecoderRerankerScorer,
 )
+from ctxcompress._onnx import ProviderFallbackWarning  # noqa: E402
 from ctxcompress._onnx._cross_encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS  # noqa: E402
 from ctxcompress._onnx._export import export_bi_encoder, export_cross_encoder  # noqa: E402
 
@@ -163,3 +165,22 @@ def test_bi_encoder_binds_both_outputs_on_cuda(bi_encoder_dir: Path, precision: 
     for a, b in zip(gpu.embed_tokens(texts), cpu.embed_tokens(texts), strict=True):
         assert a.shape == b.shape
         assert np.allclose(a.astype(np.float32), b.astype(np.float32), atol=tolerance)
+
+
+def test_auto_runs_on_the_gpu_without_a_fallback_warning(cross_encoder_dir: Path) -> None:
+    # onnxruntime-gpu lists TensorRT even where its libraries are missing; "auto" must not
+    # then ask for it and warn about a fallback.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ProviderFallbackWarning)
+        scorer = CrossEncoderScorer(cross_encoder_dir, providers="auto")
+    assert "CUDAExecutionProvider" in scorer.session.get_providers()
+
+
+def test_a_directory_without_fp16_runs_fp32_on_the_gpu_not_int8(
+    bi_encoder_dir: Path, tmp_path: Path
+) -> None:
+    # The embedded MiniLM's export has fp32 and int8 only; int8 has no CUDA kernels.
+    plain = tmp_path / "no-fp16"
+    shutil.copytree(bi_encoder_dir, plain, ignore=shutil.ignore_patterns("model_fp16.onnx"))
+    (plain / "model_int8.onnx").write_bytes((bi_encoder_dir / "model.onnx").read_bytes())
+    assert BiEncoder(plain, providers="cuda").precision == "fp32"

@@ -146,8 +146,8 @@ def test_default_precision_per_device(tmp_path: Path) -> None:
         (tmp_path / name).touch()
     assert default_precision(tmp_path, "cpu", cpu="fp32") == "fp32"
     assert default_precision(tmp_path, "cpu", cpu="int8") == "int8"
-    # A GPU asked for, but no fp16 file: the CPU choice stands.
-    assert default_precision(tmp_path, "cuda", cpu="int8") == "int8"
+    # A GPU asked for, but no fp16 file: fp32, never int8 (its kernels are CPU-only).
+    assert default_precision(tmp_path, "cuda", cpu="int8") == "fp32"
     (tmp_path / "model_fp16.onnx").touch()
     assert default_precision(tmp_path, "cuda", cpu="fp32") == "fp16"
     assert default_precision(tmp_path, ["CUDAExecutionProvider"], cpu="fp32") == "fp16"
@@ -161,3 +161,28 @@ def test_io_binding_gives_the_same_scores() -> None:
     bound = CrossEncoderScorer(MODEL, providers="cpu", io_binding=True)
     assert not plain._runner.io_binding and bound._runner.io_binding
     assert bound.score_pairs(pairs) == pytest.approx(plain.score_pairs(pairs), abs=1e-7)
+
+
+def test_auto_leaves_out_tensorrt_when_its_libraries_do_not_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import onnxruntime
+
+    from ctxcompress._onnx import _session
+
+    listed = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: listed)
+    monkeypatch.setattr(_session, "tensorrt_loads", lambda: False)
+    assert resolve_providers("auto") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(_session, "tensorrt_loads", lambda: True)
+    assert resolve_providers("auto") == listed
+    # Asked for by name, it is kept: the session's own check then says what is missing.
+    assert resolve_providers(listed) == listed
+
+
+def test_a_tensorrt_fallback_names_tensorrt_not_cuda() -> None:
+    from ctxcompress._onnx._session import _fallback_reason
+
+    available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert "libnvinfer" in _fallback_reason(["TensorrtExecutionProvider"], available)
+    assert "CUDA or cuDNN" in _fallback_reason(["CUDAExecutionProvider"], available)

@@ -47,7 +47,8 @@ class BiEncoder:
 
     ``window`` is the number of text tokens per window (default: the model's max length
     less its special tokens); consecutive windows overlap by ``1 - window_stride``.
-    ``precision`` defaults to int8 when a GPU is not used and ``model_int8.onnx`` exists.
+    ``precision`` defaults to int8 on a CPU when ``model_int8.onnx`` exists, and on a GPU to
+    fp16 when ``model_fp16.onnx`` exists, else fp32.
     ``cache`` keeps embeddings (an in-memory LRU of 50,000 by default), ``token_cache``
     token embeddings (an in-memory LRU of 512 texts by default).
     """

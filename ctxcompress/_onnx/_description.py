@@ -103,9 +103,11 @@ def model_file(model_dir: Path, precision: str) -> Path:
 def default_precision(
     model_dir: Path, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
 ) -> Literal["fp32", "fp16", "int8"]:
-    """The precision to run when none is asked for: fp16 when a GPU provider is asked for
-    and the directory has it, else ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps;
-    fp32 for rerankers) when present, else fp32."""
+    """The precision to run when none is asked for. On a GPU: fp16 when the directory has
+    it, else fp32 (never int8: its dynamically quantised matrix products have no CUDA
+    kernels, so every layer's activations would be copied to the CPU and back). On a CPU:
+    ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps; fp32 for rerankers) when
+    present, else fp32."""
     wants_gpu = providers == "cuda" or (
         not isinstance(providers, str)
         and any(p.startswith(("CUDA", "Tensorrt")) for p in providers)
@@ -114,6 +116,6 @@ def default_precision(
         from ._session import GPU_PROVIDERS, resolve_providers
 
         wants_gpu = any(p in GPU_PROVIDERS for p in resolve_providers("auto"))
-    if wants_gpu and (model_dir / PRECISION_FILES["fp16"]).is_file():
-        return "fp16"
+    if wants_gpu:
+        return "fp16" if (model_dir / PRECISION_FILES["fp16"]).is_file() else "fp32"
     return cpu if (model_dir / PRECISION_FILES[cpu]).is_file() else "fp32"

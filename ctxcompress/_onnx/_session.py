@@ -7,6 +7,8 @@ and a missing GPU provider warns (or raises with ``strict=True``) naming the lik
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import warnings
 from collections.abc import Sequence
@@ -47,12 +49,35 @@ def _ort() -> Any:
     return onnxruntime
 
 
+# The TensorRT runtime library onnxruntime-gpu's TensorRT provider loads, by platform.
+_TENSORRT_LIBRARIES = ("libnvinfer.so.10", "libnvinfer.so", "nvinfer_10.dll", "nvinfer.dll")
+
+
+@functools.cache
+def tensorrt_loads() -> bool:
+    """Whether TensorRT's runtime library can be loaded. onnxruntime-gpu lists its TensorRT
+    provider whether or not TensorRT is installed; asked for without it, a session logs an
+    error, retries without it and, with ``"auto"``, we would warn about a fallback that
+    changed nothing (seen on an H100 with onnxruntime-gpu 1.31 and no TensorRT)."""
+    for name in _TENSORRT_LIBRARIES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def resolve_providers(providers: Providers = "auto") -> list[str]:
-    """``"auto"``: TensorRT/CUDA where this onnxruntime has them, then CPU; ``"cpu"``;
-    ``"cuda"``; or an explicit list of provider names, kept in order."""
+    """``"auto"``: TensorRT/CUDA where this onnxruntime has them (TensorRT only where its
+    libraries load), then CPU; ``"cpu"``; ``"cuda"``; or an explicit list of provider
+    names, kept in order."""
     available = _ort().get_available_providers()
     if providers == "auto":
-        return [p for p in GPU_PROVIDERS if p in available] + ["CPUExecutionProvider"]
+        present = [p for p in GPU_PROVIDERS if p in available]
+        if "TensorrtExecutionProvider" in present and not tensorrt_loads():
+            present.remove("TensorrtExecutionProvider")
+        return [*present, "CPUExecutionProvider"]
     if providers == "cpu":
         return ["CPUExecutionProvider"]
     if providers == "cuda":
@@ -63,6 +88,11 @@ def resolve_providers(providers: Providers = "auto") -> list[str]:
 
 
 def _fallback_reason(missing: list[str], available: list[str]) -> str:
+    if missing == ["TensorrtExecutionProvider"]:
+        return (
+            "TensorRT's libraries (libnvinfer) are not installed or not on the library path; "
+            "install TensorRT, or ask for providers='cuda'"
+        )
     if "CUDAExecutionProvider" not in available:
         return (
             "this onnxruntime has no CUDA provider: install onnxruntime-gpu "
