@@ -28,14 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
-from bench_cross_encoder import make_pairs
+from bench_cross_encoder import make_pairs, timed
 
 CRITERIA, PAGES = 80, 150
 REFERENCE_PAIRS = 64
@@ -75,17 +72,6 @@ def build(out: Path) -> None:
                 shutil.copy(f, out / "hf" / f.name)
     (out / "reference_fp32_cpu.json").write_text(json.dumps(reference))
     print(f"wrote {out}")
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds of ``repeat`` runs after one warm-up (which also loads kernels)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def criteria_and_pages() -> tuple[list[str], list[str]]:

@@ -21,33 +21,15 @@ from ctxcompress import (  # noqa: E402
     load_scorer,
 )
 
-WORDS = (
-    "the patient failed methotrexate after six months tuberculosis screening was negative "
-    "revenue grew ten percent billing statement copay due hepatitis antigen"
-).split()
+from .random_models import WORDS, save_random_bert  # noqa: E402
+
 TEXTS = ["tuberculosis screening was negative", "billing statement copay due", "revenue grew"]
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bi")
-    src = root / "random-bert"
-    src.mkdir()
-    (src / "vocab.txt").write_text(
-        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n"
-    )
-    tokenizer = transformers.BertTokenizerFast(vocab_file=str(src / "vocab.txt"))
-    torch.manual_seed(11)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    transformers.BertModel(config).save_pretrained(src)
-    tokenizer.save_pretrained(src)
+    src = save_random_bert(root / "random-bert", head=False, seed=11)
     out = root / "onnx"
     command = ["export", str(src), str(out), "--kind", "bi-encoder", "--int8"]
     proc = subprocess.run(

@@ -16,10 +16,8 @@ onnx = pytest.importorskip("onnx")
 
 from ctxcompress._onnx import CrossEncoderScorer  # noqa: E402
 
-WORDS = (
-    "the patient failed methotrexate after six months tuberculosis screening was negative "
-    "revenue grew ten percent billing statement copay due hepatitis antigen"
-).split()
+from .random_models import save_random_bert  # noqa: E402
+
 PAIRS = [
     ("was tuberculosis screening negative", "tuberculosis screening was negative"),
     ("the patient failed methotrexate", "billing statement copay due"),
@@ -29,25 +27,7 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hf") / "random-bert"
-    root.mkdir()
-    vocab = root / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab))
-    torch.manual_seed(7)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=1,
-    )
-    model = transformers.BertForSequenceClassification(config)
-    model.save_pretrained(root)
-    tokenizer.save_pretrained(root)
-    return root
+    return save_random_bert(tmp_path_factory.mktemp("hf") / "random-bert", head=True, seed=7)
 
 
 def reference_logits(src: Path) -> np.ndarray:

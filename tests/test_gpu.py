@@ -34,11 +34,9 @@ from ctxcompress._onnx import ProviderFallbackWarning  # noqa: E402
 from ctxcompress._onnx._cross_encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS  # noqa: E402
 from ctxcompress._onnx._export import export_bi_encoder, export_cross_encoder  # noqa: E402
 
+from .random_models import WORDS, save_random_bert  # noqa: E402
+
 FIXTURES = Path(__file__).parent / "fixtures"
-WORDS = (
-    "the patient failed methotrexate after six months tuberculosis screening was negative "
-    "revenue grew ten percent billing statement copay due hepatitis antigen"
-).split()
 PAIRS = [
     ("was tuberculosis screening negative", "tuberculosis screening was negative"),
     ("the patient failed methotrexate", "billing statement copay due"),
@@ -57,46 +55,23 @@ def _ranking(values: list[float]) -> list[int]:
     return sorted(range(len(values)), key=values.__getitem__)
 
 
-def _save_random_bert(root: Path, head: bool) -> Path:
-    root.mkdir()
-    (root / "vocab.txt").write_text(
-        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n"
-    )
-    tokenizer = transformers.BertTokenizerFast(vocab_file=str(root / "vocab.txt"))
-    torch.manual_seed(5)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=64,
-        num_labels=1,
-    )
-    model = transformers.BertForSequenceClassification if head else transformers.BertModel
-    model(config).save_pretrained(root)
-    tokenizer.save_pretrained(root)
-    return root
+def _exported(root: Path, head: bool) -> Path:
+    src = save_random_bert(root / "src", head=head, seed=5, hidden=64, heads=4)
+    export = export_cross_encoder if head else export_bi_encoder
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export(src, root / "onnx", fp16=True)
+    return root / "onnx"
 
 
 @pytest.fixture(scope="module")
 def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("gpu-ce")
-    src = _save_random_bert(root / "src", head=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        export_cross_encoder(src, root / "onnx", fp16=True)
-    return root / "onnx"
+    return _exported(tmp_path_factory.mktemp("gpu-ce"), head=True)
 
 
 @pytest.fixture(scope="module")
 def bi_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("gpu-bi")
-    src = _save_random_bert(root / "src", head=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        export_bi_encoder(src, root / "onnx", fp16=True)
-    return root / "onnx"
+    return _exported(tmp_path_factory.mktemp("gpu-bi"), head=False)
 
 
 @pytest.mark.parametrize("fixture", ["tiny-bert-cross-encoder", "tiny-qwen3-reranker"])
