@@ -121,9 +121,12 @@ class CrossEncoderScorer(BaseScorer):
     @property
     def fingerprint(self) -> str:
         if self._fingerprint is None:
+            # Windows cut from a page's token ids (joined pairs) score a little differently
+            # from windows re-tokenised from text, so cached scores must not mix the two.
+            windows = "ids" if self._template is not None else "text"
             self._fingerprint = (
                 f"{self.name}:{file_fingerprint(self._model_file)}:{self.max_length}"
-                f":{self.window_stride}:{self.aggregation}"
+                f":{self.window_stride}:{self.aggregation}:{windows}"
             )
         return self._fingerprint
 
@@ -182,7 +185,10 @@ class CrossEncoderScorer(BaseScorer):
                     items.extend(JoinedPair(template, query_ids, ids[a:b]) for a, b in spans)
                 owners.extend([(ci, pi)] * len(spans))
         self.last_windowed = windowed
-        scores = self._score_items(items, pairs) if self._template else self.score_pairs(pairs)
+        if self._template is not None:
+            scores = self._score_items(items, pairs)
+        else:
+            scores = self.score_pairs(pairs)
         per_pair: dict[tuple[int, int], list[float]] = {}
         for owner, s in zip(owners, scores, strict=True):
             per_pair.setdefault(owner, []).append(s)
