@@ -108,14 +108,8 @@ def default_precision(
     kernels, so every layer's activations would be copied to the CPU and back). On a CPU:
     ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps; fp32 for rerankers) when
     present, else fp32."""
-    wants_gpu = providers == "cuda" or (
-        not isinstance(providers, str)
-        and any(p.startswith(("CUDA", "Tensorrt")) for p in providers)
-    )
-    if providers == "auto":
-        from ._session import GPU_PROVIDERS, resolve_providers
+    from ._session import GPU_PROVIDERS, resolve_providers
 
-        wants_gpu = any(p in GPU_PROVIDERS for p in resolve_providers("auto"))
-    if wants_gpu:
+    if any(p in GPU_PROVIDERS for p in resolve_providers(providers)):
         return "fp16" if (model_dir / PRECISION_FILES["fp16"]).is_file() else "fp32"
     return cpu if (model_dir / PRECISION_FILES[cpu]).is_file() else "fp32"
