@@ -2,7 +2,8 @@
 
 For one criterion over one document's pages, a handful of features are computed (see
 :data:`FEATURES`: cosine, token-level (late interaction) and BM25 scores normalised within
-the document, a page's neighbours, whether a criterion asking for a figure meets a page of
+the document, the share of the criterion's terms on the page and within one clause-sized
+span of it, a page's neighbours, whether a criterion asking for a figure meets a page of
 figures, the document's length), and a logistic model turns them into a probability:
 ``p = sigmoid(weights · features + bias)``. The weights live in ``default_scorer.json``
 beside this module, written by ``scripts/fit_default_scorer.py`` with a record of the
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._cache import Cache
 from ._late_interaction import TokenMatrix
-from ._lexical import BM25Scorer, _Index
+from ._lexical import BM25Scorer, _Index, span_coverage
 from ._onnx._session import Providers
 from ._scorer import BaseScorer, query_text
 from ._types import Criterion
@@ -98,6 +99,7 @@ class FeatureInputs:
     cosine: Array  # bi-encoder cosine of the best window of each page
     bm25_z: Array  # BM25 score, z-scored within the document
     coverage: Array  # IDF-weighted share of the criterion's terms found on the page
+    span_coverage: Array  # the same share within the page's best window (see span_coverage)
     digit_density: Array  # see digit_density()
     asks_quantity: bool  # see asks_quantity()
     maxsim: Array  # IDF-weighted token-level MaxSim (see _late_interaction); 0 if unused
@@ -117,6 +119,7 @@ FEATURES: dict[str, Callable[[FeatureInputs], Array]] = {
     "bm25_z": lambda f: f.bm25_z,
     "bm25_z_positive": lambda f: np.maximum(f.bm25_z, 0.0),
     "coverage": lambda f: f.coverage,
+    "span_coverage": lambda f: f.span_coverage,
     "digit_density_if_quantity": lambda f: f.digit_density * float(f.asks_quantity),
     # The base rate: one page of 150 is less likely evidence than one page of 8. Without
     # it one bias cannot be calibrated on short and long documents at once.
@@ -140,7 +143,8 @@ def feature_inputs(
     # The quantity cue reads the criterion itself, not an instruction around it.
     quantity = asks_quantity(criterion.text)
     late = maxsim if maxsim is not None else np.zeros(len(cosine))
-    return FeatureInputs(cosine, lexical[:, 0], lexical[:, 1], digits, quantity, late)
+    span = np.asarray(span_coverage(index, query_text(criterion)), dtype=np.float64)
+    return FeatureInputs(cosine, lexical[:, 0], lexical[:, 1], span, digits, quantity, late)
 
 
 def token_matrices(

@@ -20,12 +20,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from ._exceptions import InvalidInputError
 from ._scorer import BaseScorer, query_text
 from ._types import Criterion
 
-__all__ = ["BM25Scorer", "tokenize"]
+__all__ = ["SPAN_TERMS", "BM25Scorer", "span_coverage", "tokenize"]
 
 # The mapping from (z, coverage) to a probability; see the module docstring. Fitted by
 # scripts/fit_bm25_mapping.py (logistic regression) on 20,468 (criterion, page) pairs of
@@ -73,10 +74,12 @@ class _Index:
     lengths: list[int]
     avg_length: float
     idf: dict[str, float]
+    tokens: list[list[str]]  # each page's terms in order (for span_coverage)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> _Index:
-        term_freqs = [Counter(tokenize(t)) for t in texts]
+        tokens = [tokenize(t) for t in texts]
+        term_freqs = [Counter(t) for t in tokens]
         lengths = [sum(tf.values()) for tf in term_freqs]
         n = len(texts)
         doc_freq: Counter[str] = Counter()
@@ -85,11 +88,68 @@ class _Index:
         # Lucene's BM25 IDF: always positive, so common terms still count a little.
         idf = {t: math.log(1.0 + (n - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
         avg = sum(lengths) / n if n else 0.0
-        return cls(term_freqs, lengths, avg or 1.0, idf)
+        return cls(term_freqs, lengths, avg or 1.0, idf, tokens)
+
+    @cached_property
+    def positions(self) -> list[dict[str, list[int]]]:
+        """Each page's term -> token positions (built on first use: BM25 alone needs none)."""
+        out: list[dict[str, list[int]]] = []
+        for page in self.tokens:
+            where: dict[str, list[int]] = {}
+            for i, term in enumerate(page):
+                where.setdefault(term, []).append(i)
+            out.append(where)
+        return out
 
     def unseen_idf(self) -> float:
         n = len(self.lengths)
         return math.log(1.0 + (n + 0.5) / 0.5)
+
+
+#: The span span_coverage looks for the criterion's terms in: about a sentence of content
+#: words (stopwords are not counted), so the terms must occur together, as in one clause.
+SPAN_TERMS = 16
+
+
+def span_coverage(index: _Index, text: str, span: int = SPAN_TERMS) -> list[float]:
+    """Per page, the IDF-weighted share of the query's terms found within its best window of
+    ``span`` consecutive (non-stopword) terms.
+
+    Coverage counts a term anywhere on the page; a clause that answers the criterion holds
+    its terms close together, while a long page can collect them one by one from unrelated
+    sentences. This is the proximity signal BM25 lacks.
+    """
+    if span < 1:
+        raise InvalidInputError(f"span must be >= 1, got {span!r}")
+    weights = {t: index.idf.get(t, index.unseen_idf()) for t in dict.fromkeys(tokenize(text))}
+    total = sum(weights.values())
+    out = [0.0] * len(index.tokens)
+    if total <= 0:
+        return out
+    for i, where in enumerate(index.positions):
+        found = [t for t in weights if t in where]
+        if len(found) <= 1:
+            out[i] = weights[found[0]] / total if found else 0.0
+            continue
+        # Slide a window over the matched positions, keeping the weight of the distinct
+        # terms inside it.
+        events = sorted((pos, t) for t in found for pos in where[t])
+        inside: Counter[str] = Counter()
+        weight = best = 0.0
+        start = 0
+        for pos, term in events:
+            if not inside[term]:
+                weight += weights[term]
+            inside[term] += 1
+            while events[start][0] <= pos - span:
+                gone = events[start][1]
+                inside[gone] -= 1
+                if not inside[gone]:
+                    weight -= weights[gone]
+                start += 1
+            best = max(best, weight)
+        out[i] = best / total
+    return out
 
 
 class BM25Scorer(BaseScorer):

@@ -56,6 +56,7 @@ FEATURES = (
     "bm25_z",
     "bm25_z_positive",
     "coverage",
+    "span_coverage",
     "digit_density_if_quantity",
     "log_pages",
 )

@@ -32,6 +32,7 @@ def inputs(
         cosine=np.asarray(cosine),
         bm25_z=np.zeros(n),
         coverage=np.zeros(n),
+        span_coverage=np.zeros(n),
         digit_density=digit_density(PAGES[:n]),
         asks_quantity=asks,
         maxsim=np.asarray(maxsim if maxsim is not None else [0.0] * n),
