@@ -81,9 +81,14 @@ class TokenMatrix:
         for first, last in self._chunks():
             rows = self.vectors[self.offsets[first] : self.offsets[last]].astype(np.float32)
             sims = rows @ stacked.T
-            starts = self.offsets[first:last] - self.offsets[first]
-            filled = np.flatnonzero(self.offsets[first + 1 : last + 1] > self.offsets[first:last])
-            best[first + filled] = np.maximum.reduceat(sims, starts[filled], axis=0)
+            # One max per page over its rows: over ten times faster than np.maximum.reduceat
+            # along axis 0, which walks the block column by column (a 10-K's 58 questions:
+            # 4.0 s -> 2.2 s in all, the matrix product being the rest; docs/benchmarks.md).
+            base = self.offsets[first]
+            for page in range(first, last):
+                a, b = self.offsets[page] - base, self.offsets[page + 1] - base
+                if b > a:
+                    np.max(sims[a:b], axis=0, out=best[page])
         column = 0
         for qi, (query, query_ids) in enumerate(queries):
             if not len(query):
