@@ -139,11 +139,12 @@ def feature_inputs(
     the pages' digit density and (when the features use it) its token-level MaxSim. The
     scorer and ``scripts/fit_default_scorer.py`` both build them here, so the weights are
     fitted on exactly the features they are applied to."""
-    lexical = np.asarray(bm25._features(index, query_text(criterion)), dtype=np.float64)
+    query = query_text(criterion)
+    lexical = np.asarray(bm25._features(index, query), dtype=np.float64)
+    span = np.asarray(span_coverage(index, query), dtype=np.float64)
     # The quantity cue reads the criterion itself, not an instruction around it.
     quantity = asks_quantity(criterion.text)
     late = maxsim if maxsim is not None else np.zeros(len(cosine))
-    span = np.asarray(span_coverage(index, query_text(criterion)), dtype=np.float64)
     return FeatureInputs(cosine, lexical[:, 0], lexical[:, 1], span, digits, quantity, late)
 
 
