@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -105,6 +105,12 @@ class _Index:
         n = len(self.lengths)
         return math.log(1.0 + (n + 0.5) / 0.5)
 
+    def term_weights(self, terms: Iterable[str]) -> dict[str, float]:
+        """Each distinct query term's IDF (a term on no page gets the highest), in order:
+        the weights of coverage and span coverage alike."""
+        unseen = self.unseen_idf()
+        return {t: self.idf.get(t, unseen) for t in dict.fromkeys(terms)}
+
 
 #: The span span_coverage looks for the criterion's terms in: about a sentence of content
 #: words (stopwords are not counted), so the terms must occur together, as in one clause.
@@ -121,7 +127,7 @@ def span_coverage(index: _Index, text: str, span: int = SPAN_TERMS) -> list[floa
     """
     if span < 1:
         raise InvalidInputError(f"span must be >= 1, got {span!r}")
-    weights = {t: index.idf.get(t, index.unseen_idf()) for t in dict.fromkeys(tokenize(text))}
+    weights = index.term_weights(tokenize(text))
     total = sum(weights.values())
     out = [0.0] * len(index.tokens)
     if total <= 0:
@@ -196,7 +202,7 @@ class BM25Scorer(BaseScorer):
         n = len(scores)
         mean = sum(scores) / n
         std = math.sqrt(sum((s - mean) ** 2 for s in scores) / n)
-        weights = {t: index.idf.get(t, index.unseen_idf()) for t in query}
+        weights = index.term_weights(query)
         total_weight = sum(weights.values())
         out = []
         for i, s in enumerate(scores):
