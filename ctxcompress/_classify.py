@@ -13,8 +13,8 @@ from typing import Any
 
 from ._exceptions import InvalidInputError
 from ._policies import _check_threshold
-from ._registry import load_scorer
-from ._scorer import Scorer, validate_scores
+from ._scorers._base import Scorer, validate_scores
+from ._scorers._registry import load_scorer
 from ._types import Criterion
 
 __all__ = ["Classification", "LabelDecision", "classify"]

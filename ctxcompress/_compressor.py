@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Literal
 
-import anyio.to_thread
-
 from ._chunking import split_pages
-from ._exceptions import InvalidInputError
-from ._policies import Candidate, Hybrid, Policy, select_union
-from ._registry import load_scorer
-from ._scorer import (
+from ._exceptions import CtxCompressError, InvalidInputError, ScoringError
+from ._policies import DEFAULT_POLICY, Candidate, Hybrid, Policy, build_policy, select_union
+from ._scorers._base import (
+    AsyncScorer,
     CriterionLike,
     PageLike,
-    ScoreNotes,
+    PageNote,
     Scorer,
+    Scores,
     as_criteria,
     as_pages,
-    validate_scores,
+    ascores_of,
+    scores_of,
 )
+from ._scorers._registry import load_scorer
 from ._tokens import TokenCounter, default_token_counter, load_token_counter
 from ._types import (
     CompressionResult,
@@ -38,45 +39,17 @@ from ._types import (
     UnionSelection,
 )
 
-__all__ = ["DEFAULT_POLICY", "Compressor", "OnError", "build_policy", "select_relevant_pages"]
+__all__ = ["Compressor", "OnError", "select_relevant_pages"]
 
 logger = logging.getLogger("ctxcompress")
 
+#: What a compressor does when a scorer fails: raise, or keep every page of the criterion.
 OnError = Literal["raise", "keep"]
 ProgressCallback = Callable[[int, int], None]
-
-#: Up to 5 pages a criterion, those at least 1% likely to be relevant, and always the best
-#: one. Recall-leaning on purpose: a dropped evidence page costs more than an extra page.
-#: (The default scorer's probabilities are calibrated on data where ~1-5% of pages are
-#: evidence, so evidence pages often score 0.02-0.3; docs/quality.md has the trade-offs.)
-DEFAULT_POLICY: Hybrid = Hybrid(top_k=5, threshold=0.01, min_keep=1)
+# The sans-I/O job asks its shell for the scores of one batch of criteria at a time.
+_Steps = Generator[list[Criterion], Scores, None]
 
 _ORDERS = ("document", "score")
-
-
-def build_policy(
-    policy: Policy | None = None,
-    *,
-    threshold: float | None = None,
-    top_k: int | None = None,
-    max_tokens: int | None = None,
-    min_keep: int = 0,
-) -> Policy:
-    """A policy from either ``policy`` or the shortcut constraints, never both.
-
-    The shortcuts build a :class:`Hybrid`; with nothing given, :data:`DEFAULT_POLICY`.
-    Every entry point (the CLI, the framework integrations) chooses its policy here.
-    """
-    shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
-    if policy is not None:
-        if shortcut:
-            raise InvalidInputError(
-                "give either policy= or threshold/top_k/max_tokens/min_keep, not both"
-            )
-        return policy
-    if not shortcut:
-        return DEFAULT_POLICY
-    return Hybrid(top_k=top_k, threshold=threshold, max_tokens=max_tokens, min_keep=min_keep)
 
 
 class Compressor:
@@ -142,21 +115,18 @@ class Compressor:
     ) -> CompressionResult:
         """Score every page against every criterion and apply the policy."""
         job = self._job(document, criteria)
-        for batch in job.batches():
-            try:
-                job.record(batch, *_score(self.scorer, batch, job.pages))
-            except Exception:
-                if self.on_error == "raise":
-                    raise
-                # A whole batch failed: retry each criterion alone so one bad criterion
-                # does not take the others down with it.
-                failed: dict[str, BaseException] = {}
-                for criterion in batch:
-                    try:
-                        job.record([criterion], *_score(self.scorer, [criterion], job.pages))
-                    except Exception as single:
-                        failed[criterion.id] = single
-                job.mark_failed(failed)
+        steps = job.steps()
+        try:
+            batch = next(steps)
+            while True:
+                try:
+                    scores = scores_of(self.scorer, batch, job.pages)
+                except Exception as exc:
+                    batch = steps.throw(_typed(self.scorer, batch, exc))
+                else:
+                    batch = steps.send(scores)
+        except StopIteration:
+            pass
         return job.result()
 
     async def acompress(
@@ -166,33 +136,19 @@ class Compressor:
     ) -> CompressionResult:
         """The async twin of :meth:`compress`; uses the scorer's native async path if any."""
         job = self._job(document, criteria)
-        for batch in job.batches():
-            try:
-                job.record(batch, *await self._ascore(batch, job.pages))
-            except Exception:
-                if self.on_error == "raise":
-                    raise
-                failed: dict[str, BaseException] = {}
-                for criterion in batch:
-                    try:
-                        job.record([criterion], *await self._ascore([criterion], job.pages))
-                    except Exception as single:
-                        failed[criterion.id] = single
-                job.mark_failed(failed)
+        steps = job.steps()
+        try:
+            batch = next(steps)
+            while True:
+                try:
+                    scores = await ascores_of(self.scorer, batch, job.pages)
+                except Exception as exc:
+                    batch = steps.throw(_typed(self.scorer, batch, exc))
+                else:
+                    batch = steps.send(scores)
+        except StopIteration:
+            pass
         return job.result()
-
-    async def _ascore(
-        self, batch: Sequence[Criterion], pages: Sequence[Page]
-    ) -> tuple[list[list[float]], ScoreNotes]:
-        noted = getattr(self.scorer, "ascore_batch_noted", None)
-        if noted is not None:
-            result: tuple[list[list[float]], ScoreNotes] = await noted(batch, pages)
-            return result
-        native = getattr(self.scorer, "ascore_batch", None)
-        if native is not None:
-            rows: list[list[float]] = await native(batch, pages)
-            return rows, {}
-        return await anyio.to_thread.run_sync(_score, self.scorer, batch, pages)
 
     def _job(
         self, document: str | Sequence[PageLike], criteria: CriterionLike | Sequence[CriterionLike]
@@ -214,7 +170,7 @@ class _Job:
         self.criteria = criteria
         self.tokens = tokens
         self.scores: dict[str, list[float]] = {}
-        self.notes: dict[str, dict[int, str]] = {}
+        self.notes: dict[str, dict[int, PageNote]] = {}
         self.errors: dict[str, str] = {}
         self.done = 0
 
@@ -222,16 +178,30 @@ class _Job:
         step = self.owner.criteria_per_call
         return [self.criteria[i : i + step] for i in range(0, len(self.criteria), step)]
 
-    def record(
-        self, batch: Sequence[Criterion], rows: list[list[float]], notes: ScoreNotes
-    ) -> None:
-        # Every scorer's output is checked here too: a scorer that only follows the protocol
-        # (not BaseScorer) must not slip NaN or a short row into a selection.
-        rows = validate_scores(self.owner.scorer.name, batch, len(self.pages), rows)
-        for criterion, row in zip(batch, rows, strict=True):
-            self.scores[criterion.id] = row
+    def steps(self) -> _Steps:
+        """The schedule, as a generator: it yields each batch of criteria to score and is
+        sent its :class:`Scores`, or thrown the scorer's error. With ``on_error="keep"``, a
+        failed batch is retried one criterion at a time so one bad criterion does not take
+        the others down, and the criteria that still fail are kept whole."""
+        for batch in self.batches():
+            try:
+                self.record(batch, (yield batch))
+            except Exception:
+                if self.owner.on_error == "raise":
+                    raise
+                failed: dict[str, BaseException] = {}
+                for criterion in batch:
+                    try:
+                        self.record([criterion], (yield [criterion]))
+                    except Exception as single:
+                        failed[criterion.id] = single
+                self.mark_failed(failed)
+
+    def record(self, batch: Sequence[Criterion], scores: Scores) -> None:
+        for ci, criterion in enumerate(batch):
+            self.scores[criterion.id] = list(scores.rows[ci])
             self.notes[criterion.id] = {}
-        for (position, page_index), note in notes.items():
+        for (position, page_index), note in scores.notes.items():
             if 0 <= position < len(batch) and 0 <= page_index < len(self.pages):
                 self.notes[batch[position].id][page_index] = note
         self._advance(len(batch))
@@ -307,10 +277,14 @@ class _Job:
             else sorted(outcome.ranked_kept)
         )
         notes = self.notes.get(criterion.id, {})
-        kept = tuple(ScoredPage(self.pages[i], scores[i], notes.get(i)) for i in order)
+        kept = tuple(
+            ScoredPage(self.pages[i], scores[i], *_note_fields(notes.get(i))) for i in order
+        )
         ranked = [candidates[i] for i in outcome.ranked_kept]
         decisions = tuple(
-            dataclasses.replace(d, note=notes[d.index]) if d.index in notes else d
+            dataclasses.replace(d, note=notes[d.index].text, flags=notes[d.index].flags)
+            if d.index in notes
+            else d
             for d in outcome.decisions
         )
         return (
@@ -354,15 +328,23 @@ class _Job:
         )
 
 
-def _score(
-    scorer: Scorer, batch: Sequence[Criterion], pages: Sequence[Page]
-) -> tuple[list[list[float]], ScoreNotes]:
-    """Scores and, from scorers that give them, notes on how pages were scored."""
-    noted = getattr(scorer, "score_batch_noted", None)
-    if noted is not None:
-        result: tuple[list[list[float]], ScoreNotes] = noted(batch, pages)
-        return result
-    return scorer.score_batch(batch, pages), {}
+def _note_fields(note: PageNote | None) -> tuple[str | None, tuple[Any, ...]]:
+    return (None, ()) if note is None else (note.text, note.flags)
+
+
+def _typed(scorer: Scorer | AsyncScorer, batch: Sequence[Criterion], exc: Exception) -> Exception:
+    """A scorer's failure as a ctxcompress error: ours pass through; anything else (a custom
+    scorer's RuntimeError) becomes a :class:`ScoringError` naming the scorer and the
+    criteria, with the original as its cause."""
+    if isinstance(exc, CtxCompressError):
+        return exc
+    ids = ", ".join(repr(c.id) for c in batch)
+    what = "criterion" if len(batch) == 1 else "criteria"
+    typed = ScoringError(
+        f"scorer {scorer.name!r} failed on {what} {ids}: {type(exc).__name__}: {exc}"
+    )
+    typed.__cause__ = exc
+    return typed
 
 
 def _as_document(document: str | Sequence[PageLike]) -> list[Page]:

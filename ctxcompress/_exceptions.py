@@ -8,6 +8,7 @@ The tree::
     │   └── UnknownScorerError       a scorer spec with no registered scheme
     ├── MissingDependencyError       an optional extra is not installed (also an ImportError)
     ├── TokenizerUnavailableError    a tokenizer's files cannot be found or fetched
+    ├── ExecutionProviderError       a requested ONNX execution provider did not load (strict)
     └── ScoringError                 a scorer failed to produce scores
         ├── ScorerOutputError        a scorer returned the wrong count, NaN, or out of [0, 1]
         └── RemoteError              a remote rerank API call failed
@@ -18,6 +19,17 @@ The tree::
             ├── RemoteServerError    5xx or a broken connection after every retry
             └── RemoteResponseError  a 2xx response that is not a complete, valid answer
 
+And the warnings, each a UserWarning::
+
+    ProviderFallbackWarning          a GPU execution provider did not load; running on the CPU
+    DefaultScorerFallbackWarning     the default scorer's extra is missing; running BM25 alone
+
+Three more are internal, raised and caught inside the package (not in ``__all__``)::
+
+    UsageError                       the CLI's: a command line that cannot be acted on (exit 2)
+    WireError                        a rerank API's body without the documented shape
+    └── NotJSONError                 a body that is not JSON at all
+
 Messages name the offending value and never contain secrets.
 """
 
@@ -25,9 +37,12 @@ from __future__ import annotations
 
 __all__ = [
     "CtxCompressError",
+    "DefaultScorerFallbackWarning",
+    "ExecutionProviderError",
     "InvalidInputError",
     "InvalidPolicyError",
     "MissingDependencyError",
+    "ProviderFallbackWarning",
     "RemoteAuthError",
     "RemoteError",
     "RemoteRateLimitError",
@@ -116,3 +131,28 @@ class RemoteServerError(RemoteError):
 
 class RemoteResponseError(RemoteError):
     """A successful status with a body that is not a complete, valid answer."""
+
+
+class ExecutionProviderError(CtxCompressError):
+    """A requested execution provider did not load (raised with ``strict=True``)."""
+
+
+class ProviderFallbackWarning(UserWarning):
+    """A requested GPU execution provider did not load; the session runs on the CPU."""
+
+
+class DefaultScorerFallbackWarning(UserWarning):
+    """The embedded default scorer could not be built (its extra is missing), so
+    ``default`` runs BM25 alone."""
+
+
+class UsageError(Exception):
+    """A command line that cannot be acted on: reported in one line, exit code 2."""
+
+
+class WireError(ValueError):
+    """A response body that does not have the provider's documented shape."""
+
+
+class NotJSONError(WireError):
+    """A response body that is not JSON at all."""

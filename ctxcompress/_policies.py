@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ._exceptions import InvalidPolicyError
+from ._exceptions import InvalidInputError, InvalidPolicyError
 from ._types import PageDecision
 
 __all__ = [
+    "DEFAULT_POLICY",
     "Candidate",
     "Hybrid",
     "Policy",
@@ -24,6 +25,7 @@ __all__ = [
     "Threshold",
     "TokenBudget",
     "TopK",
+    "build_policy",
     "select_union",
 ]
 
@@ -284,3 +286,35 @@ def select_union(
                 active = True
                 break
     return sorted(chosen), truncated
+
+
+#: Up to 5 pages a criterion, those at least 1% likely to be relevant, and always the best
+#: one. Recall-leaning on purpose: a dropped evidence page costs more than an extra page.
+#: (The default scorer's probabilities are calibrated on data where ~1-5% of pages are
+#: evidence, so evidence pages often score 0.02-0.3; docs/quality.md has the trade-offs.)
+DEFAULT_POLICY: Hybrid = Hybrid(top_k=5, threshold=0.01, min_keep=1)
+
+
+def build_policy(
+    policy: Policy | None = None,
+    *,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+    min_keep: int = 0,
+) -> Policy:
+    """A policy from either ``policy`` or the shortcut constraints, never both.
+
+    The shortcuts build a :class:`Hybrid`; with nothing given, :data:`DEFAULT_POLICY`.
+    Every entry point (the CLI, the framework integrations) chooses its policy here.
+    """
+    shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
+    if policy is not None:
+        if shortcut:
+            raise InvalidInputError(
+                "give either policy= or threshold/top_k/max_tokens/min_keep, not both"
+            )
+        return policy
+    if not shortcut:
+        return DEFAULT_POLICY
+    return Hybrid(top_k=top_k, threshold=threshold, max_tokens=max_tokens, min_keep=min_keep)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ._exceptions import InvalidInputError
 
@@ -19,16 +19,24 @@ __all__ = [
     "Order",
     "Page",
     "PageDecision",
+    "PageFlag",
     "ScoredPage",
     "Selection",
     "UnionSelection",
 ]
 
 Order = Literal["document", "score"]
+#: How a scorer marks a page scored in a special way: scored over overlapping windows
+#: (longer than the model), pruned by a cascade's first stage, or served from a score cache.
+PageFlag = Literal["windowed", "pruned", "cached"]
 
 
-class FrozenMetadata(Mapping[str, Any]):
-    """A read-only copy of a caller's metadata that still pickles and deep-copies.
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenMap(Mapping[K, V]):
+    """A read-only copy of a mapping that still pickles and deep-copies.
 
     (``types.MappingProxyType`` would be read-only too, but cannot be pickled, which breaks
     multiprocessing and caches.)
@@ -36,23 +44,29 @@ class FrozenMetadata(Mapping[str, Any]):
 
     __slots__ = ("_data",)
 
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        self._data: dict[str, Any] = dict(data or {})
+    def __init__(self, data: Mapping[K, V] | None = None) -> None:
+        self._data: dict[K, V] = dict(data or {})
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: K) -> V:
         return self._data[key]
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self._data)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"FrozenMetadata({self._data!r})"
+        return f"{type(self).__name__}({self._data!r})"
 
-    def __reduce__(self) -> tuple[type[FrozenMetadata], tuple[dict[str, Any]]]:
-        return (FrozenMetadata, (self._data,))
+    def __reduce__(self) -> tuple[type[FrozenMap[K, V]], tuple[dict[K, V]]]:
+        return (type(self), (self._data,))
+
+
+class FrozenMetadata(FrozenMap[str, Any]):
+    """A page's read-only metadata (see :class:`FrozenMap`)."""
+
+    __slots__ = ()
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -123,12 +137,14 @@ class ScoredPage:
     ``score`` is None only for a page kept because scoring failed (``on_error="keep"``).
     ``note`` is what the scorer said about how it scored this page, when it was not the
     plain way: e.g. a page longer than the model, scored over windows, or a page pruned by
-    a cascade's first stage.
+    a cascade's first stage. ``flags`` says the same in words a program can test
+    (:data:`PageFlag`: ``"windowed"``, ``"pruned"``, ``"cached"``).
     """
 
     page: Page
     score: float | None
     note: str | None = None
+    flags: tuple[PageFlag, ...] = ()
 
     def __post_init__(self) -> None:
         if self.score is None:
@@ -149,6 +165,7 @@ class PageDecision:
     kept: bool
     rule: str
     note: str | None = None  # the scorer's note on this page (see ScoredPage.note)
+    flags: tuple[PageFlag, ...] = ()  # the scorer's flags on this page (see ScoredPage.flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +223,7 @@ class Selection:
                     "page": sp.page.label,
                     "score": _round(sp.score),
                     "note": sp.note,
+                    "flags": list(sp.flags),
                 }
                 for sp in self.kept
             ],
@@ -226,6 +244,7 @@ class Selection:
                     "kept": d.kept,
                     "rule": d.rule,
                     "note": d.note,
+                    "flags": list(d.flags),
                 }
                 for d in self.decisions
             ],

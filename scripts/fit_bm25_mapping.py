@@ -16,7 +16,7 @@ import json
 import math
 from pathlib import Path
 
-from ctxcompress._lexical import BM25Scorer, _Index
+from ctxcompress._scorers._bm25 import BM25Scorer, _Index
 
 
 def features(data_dir: Path) -> list[tuple[float, float, int]]:

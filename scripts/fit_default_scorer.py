@@ -1,4 +1,4 @@
-"""Fit the default scorer's fusion model and write ctxcompress/default_scorer.json.
+"""Fit the default scorer's fusion model and write ctxcompress/_scorers/_default/default_scorer.json.
 
 The default scorer turns a few per-document features of BM25 and the embedded MiniLM
 bi-encoder (ctxcompress/_default.py) into a probability with logistic regression. This
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ctxcompress import Criterion, SQLiteCache
-from ctxcompress._default import (
+from ctxcompress._scorers._default._scorer import (
     FeatureInputs,
     FusionParams,
     digit_density,
@@ -40,10 +40,10 @@ from ctxcompress._default import (
     load_fusion_params,
     token_matrices,
 )
-from ctxcompress._embedded import minilm_model_dir
+from ctxcompress._scorers._default._embedded import minilm_model_dir
 from ctxcompress._evaluation import _metrics as m
-from ctxcompress._lexical import BM25Scorer, _Index
-from ctxcompress._onnx import BiEncoder, BiEncoderScorer
+from ctxcompress._scorers._bm25 import BM25Scorer, _Index
+from ctxcompress._scorers._onnx import BiEncoder, BiEncoderScorer
 from ctxcompress.evaluation import EvalDataset, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,7 +277,7 @@ def main() -> None:
     )
     print(json.dumps(params.model_dump(), indent=2))
     if args.write:
-        target = ROOT / "ctxcompress" / "default_scorer.json"
+        target = ROOT / "ctxcompress" / "_scorers" / "_default" / "default_scorer.json"
         target.write_text(json.dumps(params.model_dump(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {target}")
 

@@ -42,7 +42,7 @@ SUMMARY = """## Summary
   density when the criterion asks for a quantity, and the document's length. The
   FinanceBench and ContractNLI rows below are therefore in-sample; the script's 5-fold
   cross-validation by document gives the held-out numbers (in
-  `ctxcompress/default_scorer.json`): FinanceBench Recall@10 0.842 and 90% recall at
+  `ctxcompress/_scorers/_default/default_scorer.json`): FinanceBench Recall@10 0.842 and 90% recall at
   K=25, ContractNLI dev Recall@3 0.854, within 0.01 of the in-sample ones. SciFact test
   was never fitted on. The feature set was chosen by looking at those cross-validated
   numbers, so they are slightly optimistic; with five other random splits into folds,

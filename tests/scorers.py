@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ctxcompress import BaseScorer, Criterion, ScoringError
+from ctxcompress import BaseScorer, Criterion, Page, Scores, ScoringError
 
 
 class KeywordScorer(BaseScorer):
@@ -17,14 +17,14 @@ class KeywordScorer(BaseScorer):
         self.calls: list[tuple[list[str], int]] = []
         self._lock = threading.Lock()
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         with self._lock:
-            self.calls.append(([c.id for c in criteria], len(texts)))
+            self.calls.append(([c.id for c in criteria], len(pages)))
         out = []
         for c in criteria:
             word = c.text.split()[0].lower()
-            out.append([0.9 if word in t.lower() else 0.05 for t in texts])
-        return out
+            out.append([0.9 if word in p.text.lower() else 0.05 for p in pages])
+        return Scores.of(out)
 
 
 class FailingScorer(KeywordScorer):
@@ -32,17 +32,17 @@ class FailingScorer(KeywordScorer):
 
     name = "failing"
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         if any("boom" in c.text for c in criteria):
             raise ScoringError("backend exploded")
-        return super()._score_many(criteria, texts)
+        return super()._score(criteria, pages)
 
 
 class NaNScorer(BaseScorer):
     name = "nan"
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        return [[float("nan")] * len(texts) for _ in criteria]
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        return Scores.of([[float("nan")] * len(pages) for _ in criteria])
 
 
 class ProtocolOnlyScorer:
@@ -71,10 +71,14 @@ class PairCountingScorer(BaseScorer):
         self.pairs: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        texts = [p.text for p in pages]
         with self._lock:
             self.pairs.extend((c.text, t) for c in criteria for t in texts)
         words = [set(c.text.lower().split()) for c in criteria]
-        return [
-            [min(0.99, 0.01 + 0.3 * len(w & set(t.lower().split()))) for t in texts] for w in words
-        ]
+        return Scores.of(
+            [
+                [min(0.99, 0.01 + 0.3 * len(w & set(t.lower().split()))) for t in texts]
+                for w in words
+            ]
+        )

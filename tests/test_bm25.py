@@ -7,7 +7,7 @@ import math
 import pytest
 
 from ctxcompress import BM25Scorer, Criterion, InvalidInputError
-from ctxcompress._lexical import BIAS, COVERAGE_WEIGHT, tokenize
+from ctxcompress._scorers._bm25 import BIAS, COVERAGE_WEIGHT, tokenize
 
 
 def test_relevant_pages_rank_first(small_pages: list[str]) -> None:

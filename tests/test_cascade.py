@@ -42,17 +42,20 @@ def test_survivors_get_second_stage_scores_and_pruned_pages_keep_first_stage_one
     first_rows = first.score_batch(criteria, pages)
     second_rows = PairCountingScorer().score_batch(criteria, pages)
     cascade = Cascade(first, second, keep=5)
-    rows, notes = cascade.score_batch_noted(criteria, pages)
+    scores = cascade.scores(criteria, pages)
+    rows = scores.rows
     for ci in range(3):
         survivors = cascade.survivors(first_rows[ci])
         assert len(survivors) == 5
         for pi in range(40):
             if pi in survivors:
                 assert rows[ci][pi] == second_rows[ci][pi]
-                assert (ci, pi) not in notes
+                assert scores.note(ci, pi) is None
             else:
                 assert rows[ci][pi] == first_rows[ci][pi]
-                assert "pruned" in notes[(ci, pi)]
+                note = scores.note(ci, pi)
+                assert note is not None and note.text is not None and "pruned" in note.text
+                assert note.flags == ("pruned",)
 
 
 def test_keep_threshold_and_both_limits() -> None:
@@ -64,9 +67,9 @@ def test_keep_threshold_and_both_limits() -> None:
 
 def test_async_path_matches_the_sync_one() -> None:
     pages, criteria = _document(30), _criteria(4)
-    sync = Cascade(BM25Scorer(), PairCountingScorer(), keep=4).score_batch_noted(criteria, pages)
+    sync = Cascade(BM25Scorer(), PairCountingScorer(), keep=4).scores(criteria, pages)
     cascade = Cascade(BM25Scorer(), PairCountingScorer(), keep=4)
-    assert anyio.run(cascade.ascore_batch_noted, criteria, pages) == sync
+    assert anyio.run(cascade.ascores, criteria, pages) == sync
 
 
 def test_the_compressor_records_which_pages_were_pruned() -> None:
@@ -77,6 +80,7 @@ def test_the_compressor_records_which_pages_were_pruned() -> None:
     decisions = result.selections[0].decisions
     assert sum(d.note is not None for d in decisions) == 17
     assert all("pruned" in d.note for d in decisions if d.note is not None)
+    assert sum(d.flags == ("pruned",) for d in decisions) == 17
     as_json = result.selections[0].to_dict()["decisions"]
     assert sum(d["note"] is not None for d in as_json) == 17
 
@@ -95,15 +99,15 @@ def test_bad_configurations_are_refused() -> None:
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_concurrent_second_stage_calls_give_the_same_scores(concurrency: int) -> None:
     pages, criteria = _document(30), _criteria(6)
-    want = Cascade(BM25Scorer(), PairCountingScorer(), keep=5).score_batch_noted(criteria, pages)
+    want = Cascade(BM25Scorer(), PairCountingScorer(), keep=5).scores(criteria, pages)
     cascade = Cascade(BM25Scorer(), PairCountingScorer(), keep=5, concurrency=concurrency)
-    assert cascade.score_batch_noted(criteria, pages) == want
-    assert anyio.run(cascade.ascore_batch_noted, criteria, pages) == want
+    assert cascade.scores(criteria, pages) == want
+    assert anyio.run(cascade.ascores, criteria, pages) == want
 
 
 def test_a_failing_second_stage_raises_its_own_error() -> None:
     class Broken(PairCountingScorer):
-        def _score_many(self, criteria, texts):  # type: ignore[no-untyped-def]
+        def _score(self, criteria, pages):  # type: ignore[no-untyped-def]
             raise ScoringError("second stage down")
 
     cascade = Cascade(BM25Scorer(), Broken(), keep=3, concurrency=3)

@@ -17,6 +17,7 @@ from ctxcompress import (
     InvalidInputError,
     Page,
     ScorerOutputError,
+    Scores,
     ScoringError,
     Threshold,
     TokenBudget,
@@ -66,8 +67,8 @@ def test_scorer_batches_across_criteria() -> None:
 
 def test_output_order_by_score_or_document() -> None:
     class Graded(KeywordScorer):
-        def _score_many(self, criteria, texts):
-            return [[0.2, 0.9, 0.5, 0.7] for _ in criteria]
+        def _score(self, criteria, pages):
+            return Scores.of([[0.2, 0.9, 0.5, 0.7] for _ in criteria])
 
     doc = compressor(scorer=Graded(), policy=TopK(3)).compress(PAGES, "q")["c0"]
     by_score = compressor(scorer=Graded(), policy=TopK(3), order="score").compress(PAGES, "q")["c0"]

@@ -21,8 +21,8 @@ from ctxcompress import (
     MissingDependencyError,
     load_scorer,
 )
-from ctxcompress._default import load_fusion_params
-from ctxcompress._onnx import CrossEncoderScorer
+from ctxcompress._scorers._default._scorer import load_fusion_params
+from ctxcompress._scorers._onnx import CrossEncoderScorer
 
 CROSS_ENCODER = Path(__file__).parent / "fixtures" / "tiny-bert-cross-encoder"
 
@@ -113,11 +113,11 @@ class CountingCrossEncoder(CrossEncoderScorer):
         self.pages_scored = 0
         self.pages_per_criterion: dict[str, int] = {}
 
-    def _score_many_noted(self, criteria, texts):  # type: ignore[no-untyped-def]
+    def _score(self, criteria, pages):  # type: ignore[no-untyped-def]
         for c in criteria:
-            self.pages_scored += len(texts)
-            self.pages_per_criterion[c.id] = self.pages_per_criterion.get(c.id, 0) + len(texts)
-        return super()._score_many_noted(criteria, texts)
+            self.pages_scored += len(pages)
+            self.pages_per_criterion[c.id] = self.pages_per_criterion.get(c.id, 0) + len(pages)
+        return super()._score(criteria, pages)
 
 
 def test_cascade_default_then_cross_encoder_150_pages_80_criteria(default: DefaultScorer) -> None:

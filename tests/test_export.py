@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 onnx = pytest.importorskip("onnx")
 
-from ctxcompress._onnx import CrossEncoderScorer  # noqa: E402
+from ctxcompress._scorers._onnx import CrossEncoderScorer  # noqa: E402
 
 from .random_models import save_random_bert  # noqa: E402
 
@@ -88,7 +88,7 @@ ARCHITECTURES = {
 def test_bert_family_architectures_export_and_match_transformers(
     arch: str, saved_model: Path, tmp_path: Path
 ) -> None:
-    from ctxcompress._onnx._export import export_cross_encoder
+    from ctxcompress._scorers._onnx._export import export_cross_encoder
 
     config_name, model_name, extra = ARCHITECTURES[arch]
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(saved_model))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ctxcompress._default import (
+from ctxcompress._scorers._default._scorer import (
     FEATURES,
     FeatureInputs,
     asks_quantity,

@@ -29,10 +29,10 @@ from ctxcompress import (  # noqa: E402
     BiEncoder,
     CrossEncoderScorer,
     DecoderRerankerScorer,
+    ProviderFallbackWarning,
 )
-from ctxcompress._onnx import ProviderFallbackWarning  # noqa: E402
-from ctxcompress._onnx._cross_encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS  # noqa: E402
-from ctxcompress._onnx._export import export_bi_encoder, export_cross_encoder  # noqa: E402
+from ctxcompress._scorers._onnx._cross_encoder import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS  # noqa: E402
+from ctxcompress._scorers._onnx._export import export_bi_encoder, export_cross_encoder  # noqa: E402
 
 from .random_models import WORDS, save_random_bert  # noqa: E402
 
@@ -114,9 +114,9 @@ def test_criteria_by_pages_with_a_windowed_page_score_on_cuda_as_on_the_cpu(
     pages = [p for _, p in PAIRS] + [" ".join(WORDS * 12)]  # the last is past 64 tokens
     cpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cpu")
     gpu = CrossEncoderScorer(cross_encoder_dir, precision="fp32", providers="cuda", strict=True)
-    want, got = cpu.score_batch(criteria, pages), gpu.score_batch(criteria, pages)
-    assert gpu.last_windowed and gpu.last_windowed == cpu.last_windowed
-    assert np.allclose(got, want, atol=2e-3)
+    want, got = cpu.scores(criteria, pages), gpu.scores(criteria, pages)
+    assert got.notes and got.notes == want.notes
+    assert np.allclose(got.matrix, want.matrix, atol=2e-3)
 
 
 def test_gpu_default_precision_is_fp16_and_batches_are_split_alike(

@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from ctxcompress import AsyncRemoteScorer, RemoteAuthError, RemoteScorer, RemoteServerError
-from ctxcompress._remote._http11 import _Exchange
+from ctxcompress._scorers._remote._http11 import _Exchange
 
 from .rerank_server import KEY, Behaviour, RerankServer, expected_score, serve
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from ctxcompress import _late_interaction as late
-from ctxcompress._late_interaction import TokenMatrix
+from ctxcompress._scorers._default import _late_interaction as late
+from ctxcompress._scorers._default._late_interaction import TokenMatrix
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ctxcompress import CrossEncoderScorer, CtxCompressError, InvalidInputError, load_scorer
-from ctxcompress._onnx import Model
+from ctxcompress._scorers._onnx import Model
 
 pytest.importorskip("huggingface_hub")
 

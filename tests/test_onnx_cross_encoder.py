@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from ctxcompress import Compressor, InvalidInputError, TopK, load_scorer
-from ctxcompress._onnx import (
-    CrossEncoderScorer,
+from ctxcompress import (
+    Compressor,
     ExecutionProviderError,
+    InvalidInputError,
     ProviderFallbackWarning,
-    create_session,
-    resolve_providers,
+    TopK,
+    load_scorer,
 )
+from ctxcompress._scorers._onnx import CrossEncoderScorer, create_session, resolve_providers
 
 MODEL = Path(__file__).parent / "fixtures" / "tiny-bert-cross-encoder"
 REFERENCE = json.loads((MODEL / "reference.json").read_text())
@@ -47,12 +48,17 @@ def test_batching_under_any_token_budget_gives_the_same_scores() -> None:
 def test_long_page_is_windowed_and_flagged() -> None:
     scorer = CrossEncoderScorer(MODEL, providers="cpu")
     long_page = " ".join(r["passage"] for r in REFERENCE) * 3  # far past 64 tokens
-    [[short, long]] = scorer.score_batch(
+    scores = scorer.scores(
         ["Was tuberculosis screening negative?"], ["QuantiFERON negative", long_page]
     )
+    [[short, long]] = scores.rows
     assert 0 <= long <= 1 and 0 <= short <= 1
-    assert scorer.last_windowed[("c0", 1)] >= 5
-    assert ("c0", 0) not in scorer.last_windowed
+    note = scores.note(0, 1)
+    assert note is not None and note.flags == ("windowed",)
+    assert note.text is not None and int(note.text.split("scored over ")[1].split()[0]) >= 5
+    assert scores.note(0, 0) is None
+    # The flags travel in the answer, not on the scorer: nothing is left behind on it.
+    assert not hasattr(scorer, "last_windowed")
 
 
 def test_the_compression_result_flags_a_windowed_page() -> None:
@@ -70,6 +76,8 @@ def test_the_compression_result_flags_a_windowed_page() -> None:
     kept_long = next(sp for sp in selection.kept if sp.page.index == 1)
     assert kept_long.note == long.note
     assert selection.to_dict()["decisions"][1]["note"] == long.note
+    assert long.flags == kept_long.flags == ("windowed",)
+    assert selection.to_dict()["decisions"][1]["flags"] == ["windowed"]
 
 
 def test_model_directory_spec_and_compressor() -> None:
@@ -140,7 +148,7 @@ def test_cli_scores_with_a_model_directory(tmp_path: Path) -> None:
 
 
 def test_default_precision_per_device(tmp_path: Path) -> None:
-    from ctxcompress._onnx._description import default_precision
+    from ctxcompress._scorers._onnx._session import default_precision
 
     for name in ("model.onnx", "model_int8.onnx"):
         (tmp_path / name).touch()
@@ -168,7 +176,7 @@ def test_auto_leaves_out_tensorrt_when_its_libraries_do_not_load(
 ) -> None:
     import onnxruntime
 
-    from ctxcompress._onnx import _session
+    from ctxcompress._scorers._onnx import _session
 
     listed = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: listed)
@@ -181,7 +189,7 @@ def test_auto_leaves_out_tensorrt_when_its_libraries_do_not_load(
 
 
 def test_a_tensorrt_fallback_names_tensorrt_not_cuda() -> None:
-    from ctxcompress._onnx._session import _fallback_reason
+    from ctxcompress._scorers._onnx._session import _fallback_reason
 
     available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert "libnvinfer" in _fallback_reason(["TensorrtExecutionProvider"], available)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ctxcompress import Compressor, Criterion, DecoderRerankerScorer, TopK, load_scorer
-from ctxcompress._onnx._description import ModelDescription
+from ctxcompress._scorers._onnx._description import ModelDescription
 
 MODEL = Path(__file__).parent / "fixtures" / "tiny-qwen3-reranker"
 REFERENCE = json.loads((MODEL / "reference.json").read_text())

@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from ctxcompress import CrossEncoderScorer
-from ctxcompress._onnx._pair_template import PairTemplate
+from ctxcompress._scorers._onnx._pair_template import PairTemplate
 
 MODEL = Path(__file__).parent / "fixtures" / "tiny-bert-cross-encoder"
 PAIRS = [(r["query"], r["passage"]) for r in json.loads((MODEL / "reference.json").read_text())]
@@ -49,7 +49,7 @@ def test_criteria_by_pages_score_as_the_same_pairs_from_strings() -> None:
     # boundaries here and on character boundaries when pairs come as strings.
     pages = sorted({p for _, p in PAIRS if len(scorer._measure.encode(p).ids) < 40})
     assert len(pages) >= 3
-    rows = scorer.score_batch(queries, pages)
+    scores = scorer.scores(queries, pages)
     from_strings = scorer.score_pairs([(q, p) for q in queries for p in pages])
-    assert [s for row in rows for s in row] == pytest.approx(from_strings, abs=1e-6)
-    assert not scorer.last_windowed
+    assert [s for row in scores.rows for s in row] == pytest.approx(from_strings, abs=1e-6)
+    assert not scores.notes

@@ -10,7 +10,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from ctxcompress._onnx._prune import prune_last_layer_to_first_token  # noqa: E402
+from ctxcompress._scorers._onnx._prune import prune_last_layer_to_first_token  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -31,7 +31,6 @@ EXPECTED = {
     "AsyncScorer",
     "BM25Scorer",
     "BaseScorer",
-    "Candidate",
     "Classification",
     "CompressionResult",
     "Compressor",
@@ -46,7 +45,6 @@ EXPECTED = {
     "Page",
     "PageDecision",
     "Policy",
-    "PolicyOutcome",
     "RemoteAuthError",
     "RemoteError",
     "RemoteRateLimitError",
@@ -77,12 +75,65 @@ EXPECTED = {
     "register_scheme",
     "select_relevant_pages",
     "split_pages",
+    # What the signatures use, so users can annotate with them (issue 19).
+    "CriterionLike",
+    "PageLike",
+    "Order",
+    "OnError",
+    "PageFlag",
+    "PageNote",
+    "Scores",
+    "Provider",
 }
+
+# Internals that once leaked into __all__ and must stay out of it.
+NOT_PUBLIC = {"Candidate", "PolicyOutcome", "ScoreNotes", "validate_scores"}
 
 
 def test_all_is_pinned() -> None:
     assert set(ctxcompress.__all__) == EXPECTED
     assert len(ctxcompress.__all__) == len(EXPECTED)
+
+
+def test_internals_stay_private() -> None:
+    assert not NOT_PUBLIC & set(ctxcompress.__all__)
+
+
+def test_remote_providers_is_a_read_only_view() -> None:
+    import pytest
+
+    assert "zeroentropy" in ctxcompress.REMOTE_PROVIDERS
+    with pytest.raises(TypeError):
+        ctxcompress.REMOTE_PROVIDERS["mine"] = ctxcompress.REMOTE_PROVIDERS["cohere"]  # type: ignore[index]
+
+
+def test_one_version_string() -> None:
+    import re
+    import subprocess
+    import sys
+    from importlib import metadata
+    from pathlib import Path
+
+    root = Path(ctxcompress.__file__).parents[1]
+    pyproject = (root / "pyproject.toml").read_text()
+    # pyproject.toml reads the version from the package instead of repeating it.
+    assert 'dynamic = ["version"]' in pyproject
+    assert not re.search(r"(?m)^version\s*=", pyproject)
+    assert metadata.version("ctxcompress") == ctxcompress.__version__
+    cli = subprocess.run(
+        [sys.executable, "-m", "ctxcompress", "version"], capture_output=True, text=True, check=True
+    )
+    assert cli.stdout.strip() == f"ctxcompress {ctxcompress.__version__}"
+
+
+def test_mypy_targets_the_oldest_supported_python() -> None:
+    import re
+    from pathlib import Path
+
+    pyproject = (Path(ctxcompress.__file__).parents[1] / "pyproject.toml").read_text()
+    oldest = re.search(r'requires-python = ">=(\d+\.\d+)"', pyproject)
+    mypy = re.search(r'python_version = "(\d+\.\d+)"', pyproject)
+    assert oldest and mypy and oldest.group(1) == mypy.group(1)
 
 
 def test_every_public_name_resolves() -> None:
@@ -102,8 +153,24 @@ def test_exception_tree_matches_the_docstring() -> None:
     assert issubclass(ex.MissingDependencyError, ImportError)
     for name in ex.__all__:
         cls = getattr(ex, name)
-        assert issubclass(cls, ex.CtxCompressError)
+        assert issubclass(cls, ex.CtxCompressError) or issubclass(cls, UserWarning)
+    for internal in ("UsageError", "WireError", "NotJSONError"):
+        assert internal in (ex.__doc__ or "") and internal not in ex.__all__
         assert name in (ex.__doc__ or "")
+    # Every exception and warning class of the package lives in _exceptions.
+    import inspect
+    import pkgutil
+    from importlib import import_module
+
+    for info in pkgutil.walk_packages(ctxcompress.__path__, "ctxcompress."):
+        if info.name.endswith("__main__"):
+            continue
+        module = import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, Warning | Exception):
+                assert obj.__module__ in ("ctxcompress._exceptions", "ctxcompress") or not (
+                    obj.__module__.startswith("ctxcompress")
+                ), f"{info.name}.{name} is defined outside _exceptions"
     for remote in (
         "RemoteAuthError",
         "RemoteRateLimitError",

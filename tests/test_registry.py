@@ -10,6 +10,7 @@ from ctxcompress import (
     BaseScorer,
     BM25Scorer,
     InvalidInputError,
+    Scores,
     UnknownScorerError,
     known_schemes,
     load_scorer,
@@ -56,8 +57,8 @@ def test_register_a_scheme() -> None:
             self.value = value
             self.name = f"constant:{value}"
 
-        def _score_many(self, criteria, texts):
-            return [[self.value] * len(texts) for _ in criteria]
+        def _score(self, criteria, pages):
+            return Scores.of([[self.value] * len(pages) for _ in criteria])
 
     register_scheme("constant", lambda arg, **_: Constant(float(arg)), usage="constant:<p>")
     assert load_scorer("constant:0.25").score("q", ["a", "b"]) == [0.25, 0.25]

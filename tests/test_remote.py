@@ -30,8 +30,8 @@ from ctxcompress import (
     TopK,
     load_scorer,
 )
-from ctxcompress._remote import PROVIDERS, _core
-from ctxcompress._remote._providers import NotJSONError, WireError
+from ctxcompress._scorers._remote import PROVIDERS, _core
+from ctxcompress._scorers._remote._providers import NotJSONError, WireError
 
 from .rerank_server import KEY, Behaviour, expected_score, serve
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ctxcompress import InvalidInputError
-from ctxcompress._lexical import _Index, span_coverage
+from ctxcompress._scorers._bm25 import _Index, span_coverage
 
 FILLER = " ".join(f"filler{i}" for i in range(40))  # 40 distinct non-stopword terms
 

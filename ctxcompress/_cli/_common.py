@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._cache import SQLiteCache
-from .._cached import CachedScorer
-from .._exceptions import InvalidInputError
-from .._registry import load_scorer
-from .._scorer import BaseScorer
+from .._exceptions import InvalidInputError, UsageError
+from .._scorers._base import BaseScorer
+from .._scorers._cached import CachedScorer
+from .._scorers._registry import load_scorer
 from .._types import Criterion
 
 __all__ = [
@@ -25,10 +25,6 @@ __all__ = [
     "read_text_arg",
     "scorer_from_args",
 ]
-
-
-class UsageError(Exception):
-    """A command line that cannot be acted on: reported in one line, exit code 2."""
 
 
 def add_scorer_option(parser: argparse.ArgumentParser) -> None:

@@ -7,9 +7,9 @@ import json
 from dataclasses import replace
 
 from .._chunking import chunk_text, load_document, split_pages
-from .._compressor import Compressor, build_policy
+from .._compressor import Compressor
 from .._exceptions import InvalidInputError
-from .._policies import Policy
+from .._policies import Policy, build_policy
 from .._tokens import load_token_counter
 from .._types import CompressionResult, Criterion, Page
 from ._common import (

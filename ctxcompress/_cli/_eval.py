@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .._calibration import METHODS, CalibratedScorer, load_calibrator
+from .._calibration import METHODS, load_calibrator
 from .._evaluation import (
     apply_calibrator,
     calibrate_cross_validated,
@@ -19,7 +19,8 @@ from .._evaluation import (
 )
 from .._evaluation._metrics import ScoredCriterion
 from .._exceptions import InvalidInputError
-from .._scorer import BaseScorer
+from .._scorers._base import BaseScorer
+from .._scorers._calibrated import CalibratedScorer
 from .._tokens import load_token_counter
 from ._common import ProgressBar, UsageError, add_scorer_option, scorer_from_args
 

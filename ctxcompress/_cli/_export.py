@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._onnx._export import (
+    from .._scorers._onnx._export import (
         export_bi_encoder,
         export_cross_encoder,
         export_decoder_reranker,

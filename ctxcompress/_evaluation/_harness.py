@@ -14,7 +14,7 @@ from typing import Any
 
 from .._calibration import CalibrationMethod, Calibrator, fit_calibrator
 from .._exceptions import InvalidInputError
-from .._scorer import Scorer
+from .._scorers._base import Scorer
 from .._tokens import TokenCounter
 from .._types import Criterion
 from . import _metrics as m

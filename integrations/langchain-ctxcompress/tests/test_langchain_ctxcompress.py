@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_ctxcompress import CtxCompressionRetriever, CtxCompressor, compress_by_criteria
 
-from ctxcompress import BaseScorer, Criterion
+from ctxcompress import BaseScorer, Criterion, Page, Scores
 
 
 class HashingEmbeddings(Embeddings):
@@ -43,14 +43,14 @@ class AsyncOnly(BaseScorer):
 
     name = "async-only"
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         raise AssertionError("the sync path must not be used by acompress_documents")
 
-    async def _ascore_many(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> list[list[float]]:
+    async def _ascore(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         await anyio.sleep(0)
-        return [[0.9 if c.text.split()[0] in t else 0.05 for t in texts] for c in criteria]
+        return Scores.of(
+            [[0.9 if c.text.split()[0] in p.text else 0.05 for p in pages] for c in criteria]
+        )
 
 
 DOCS = [

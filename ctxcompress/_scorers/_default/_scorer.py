@@ -19,21 +19,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ._cache import Cache
+from ..._cache import Cache
+from ..._types import Criterion, Page
+from .._base import BaseScorer, Scores, query_text
+from .._bm25 import BM25Scorer, _Index, span_coverage
+from .._onnx._session import Providers
 from ._late_interaction import TokenMatrix
-from ._lexical import BM25Scorer, _Index, span_coverage
-from ._onnx._session import Providers
-from ._scorer import BaseScorer, query_text
-from ._types import Criterion
 
 if TYPE_CHECKING:
-    from ._onnx._bi_encoder import BiEncoder
+    from .._onnx._bi_encoder import BiEncoder
 
 __all__ = [
     "FEATURES",
@@ -41,8 +40,8 @@ __all__ = [
     "FeatureInputs",
     "FusionParams",
     "asks_quantity",
-    "bi_encoder_scorer",
     "digit_density",
+    "embedded_bi_encoder_scorer",
     "feature_inputs",
     "fusion_features",
     "load_fusion_params",
@@ -196,7 +195,11 @@ class FusionParams(BaseModel):
 
 
 def load_fusion_params() -> FusionParams:
-    text = resources.files("ctxcompress").joinpath("default_scorer.json").read_text("utf-8")
+    text = (
+        resources.files(__package__ or "ctxcompress._scorers._default")
+        .joinpath("default_scorer.json")
+        .read_text("utf-8")
+    )
     return FusionParams.model_validate(json.loads(text))
 
 
@@ -219,8 +222,8 @@ class DefaultScorer(BaseScorer):
         params: FusionParams | None = None,
         intra_op_threads: int | None = None,
     ) -> None:
+        from .._onnx._bi_encoder import BiEncoder, BiEncoderScorer
         from ._embedded import minilm_model_dir
-        from ._onnx._bi_encoder import BiEncoder, BiEncoderScorer
 
         self.params = params or load_fusion_params()
         encoder = BiEncoder(
@@ -247,7 +250,8 @@ class DefaultScorer(BaseScorer):
         p = self.params
         return f"{self.name}:{self.bi_encoder.encoder.fingerprint}:{p.weights}:{p.bias}"
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        texts = [p.text for p in pages]
         maxsims = None
         if self._late:
             matrix, queries = token_matrices(self.bi_encoder.encoder, criteria, texts)
@@ -261,24 +265,17 @@ class DefaultScorer(BaseScorer):
             inputs = feature_inputs(self.bm25, index, criterion, sims[ci], digits, maxsim)
             x = fusion_features(self.params.features, inputs)
             logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)  # no overflow
-            rows.append([float(v) for v in 1.0 / (1.0 + np.exp(-logits))])
-        return rows
+            rows.append(1.0 / (1.0 + np.exp(-logits)))
+        return Scores.of(rows)
 
 
-def bi_encoder_scorer(model_dir: Path | None = None, **options: Any) -> BaseScorer:
-    """A bi-encoder alone: the embedded MiniLM (``model_dir`` None), windowed as the fusion
-    was fitted, or another exported bi-encoder. Its cosine is mapped to a probability with
-    the slope and bias fitted for MiniLM unless ``slope``/``bias`` are given."""
+def embedded_bi_encoder_scorer(**options: Any) -> BaseScorer:
+    """The embedded MiniLM alone, windowed as the fusion was fitted, its cosine mapped to a
+    probability with the slope and bias fitted for it (``slope``/``bias`` override)."""
+    from .._onnx._bi_encoder import bi_encoder_scorer
     from ._embedded import minilm_model_dir
-    from ._onnx._bi_encoder import BiEncoder, BiEncoderScorer
 
     params = load_fusion_params()
-    mapping: dict[str, Any] = {"slope": params.bi_encoder_slope, "bias": params.bi_encoder_bias}
-    for key in ("slope", "bias", "aggregation"):
-        if key in options:
-            mapping[key] = options.pop(key)
-    if model_dir is None:
-        options.setdefault("window", params.window)
-        options.setdefault("window_stride", params.window_stride)
-    encoder = BiEncoder(model_dir or minilm_model_dir(), **options)
-    return BiEncoderScorer(encoder, **mapping)
+    options.setdefault("window", params.window)
+    options.setdefault("window_stride", params.window_stride)
+    return bi_encoder_scorer(minilm_model_dir(), **options)

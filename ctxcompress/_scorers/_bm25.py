@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from ._exceptions import InvalidInputError
-from ._scorer import BaseScorer, query_text
-from ._types import Criterion
+from .._exceptions import InvalidInputError
+from .._types import Criterion, Page
+from ._base import BaseScorer, Scores, query_text, sigmoid
 
 __all__ = ["SPAN_TERMS", "BM25Scorer", "span_coverage", "tokenize"]
 
@@ -175,9 +175,9 @@ class BM25Scorer(BaseScorer):
         index = _Index.build(texts)
         return self._bm25(index, Counter(tokenize(criterion)))
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        index = _Index.build(texts)  # once per document, shared by every criterion
-        return [self._probabilities(index, c) for c in criteria]
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        index = _Index.build([p.text for p in pages])  # once per document, for every criterion
+        return Scores.of([self._probabilities(index, c) for c in criteria])
 
     def _bm25(self, index: _Index, query: Counter[str]) -> list[float]:
         scores = [0.0] * len(index.lengths)
@@ -217,6 +217,6 @@ class BM25Scorer(BaseScorer):
 
     def _probabilities(self, index: _Index, criterion: Criterion) -> list[float]:
         return [
-            1.0 / (1.0 + math.exp(-(Z_WEIGHT * z + COVERAGE_WEIGHT * coverage + BIAS)))
+            sigmoid(Z_WEIGHT * z + COVERAGE_WEIGHT * coverage + BIAS)
             for z, coverage in self._features(index, query_text(criterion))
         ]

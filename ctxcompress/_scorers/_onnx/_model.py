@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
-from .._scorer import BaseScorer
+from ..._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
+from .._base import BaseScorer
 from ._description import PRECISION_FILES, ModelDescription, read_description
 
 __all__ = ["Model"]
@@ -107,7 +107,7 @@ class Model:
 
             return CrossEncoderScorer(self.path, **options)
         if kind == "bi-encoder":
-            from .._default import bi_encoder_scorer
+            from ._bi_encoder import bi_encoder_scorer
 
             return bi_encoder_scorer(self.path, **options)
         from ._decoder import DecoderRerankerScorer

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._exceptions import InvalidInputError, ScoringError
-from .._scorer import BaseScorer, ScoreNotes, query_text
-from .._types import Criterion
+from ..._exceptions import InvalidInputError, ScoringError
+from ..._types import Criterion, Page
+from .._base import BaseScorer, PageNote, Scores, query_text
 from ._description import (
     PRECISION_FILES,
     ModelDescription,
@@ -113,8 +113,6 @@ class CrossEncoderScorer(BaseScorer):
         self.name = f"onnx:{root.name}/{opened.precision}"
         self._model_file = onnx_file
         self._fingerprint: str | None = None
-        # (criterion id, page index) -> number of windows, for pages longer than the model.
-        self.last_windowed: dict[tuple[str, int], int] = {}
 
     pointwise = True
 
@@ -153,19 +151,15 @@ class CrossEncoderScorer(BaseScorer):
                 break
         return spans
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        return self._score_many_noted(criteria, texts)[0]
-
-    def _score_many_noted(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> tuple[list[list[float]], ScoreNotes]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        texts = [p.text for p in pages]
         items: list[_Item] = []  # with a template: each pair as slices of its texts' ids
         pairs: list[tuple[str, str]] = []  # each pair's strings (the error message's too)
         owners: list[tuple[int, int]] = []
-        windowed: dict[tuple[str, int], int] = {}
+        windowed: dict[tuple[int, int], int] = {}
         # Each page is tokenised once for the whole batch, not once per criterion.
-        pages = self._measure.encode_batch(list(texts), add_special_tokens=False)
-        page_ids = [np.asarray(e.ids, dtype=np.int64) for e in pages]
+        encoded = self._measure.encode_batch(texts, add_special_tokens=False)
+        page_ids = [np.asarray(e.ids, dtype=np.int64) for e in encoded]
         for ci, criterion in enumerate(criteria):
             query = self._query(criterion)
             budget = self._page_budget(query)
@@ -175,8 +169,8 @@ class CrossEncoderScorer(BaseScorer):
             for pi, text in enumerate(texts):
                 spans = self._window_spans(len(page_ids[pi]), budget)
                 if len(spans) > 1:
-                    windowed[(criterion.id, pi)] = len(spans)
-                    offsets = pages[pi].offsets
+                    windowed[(ci, pi)] = len(spans)
+                    offsets = encoded[pi].offsets
                     pairs.extend((query, text[offsets[a][0] : offsets[b - 1][1]]) for a, b in spans)
                 else:
                     pairs.append((query, text))
@@ -184,7 +178,6 @@ class CrossEncoderScorer(BaseScorer):
                     template, ids = self._template, page_ids[pi]
                     items.extend(JoinedPair(template, query_ids, ids[a:b]) for a, b in spans)
                 owners.extend([(ci, pi)] * len(spans))
-        self.last_windowed = windowed
         if self._template is not None:
             scores = self._score_items(items, pairs)
         else:
@@ -199,14 +192,15 @@ class CrossEncoderScorer(BaseScorer):
                 values = sorted(per_pair[(ci, pi)], reverse=True)
                 row.append(values[0] if self.aggregation == "max" else float(np.mean(values[:2])))
             rows.append(row)
-        notes: ScoreNotes = {}
-        positions = {c.id: i for i, c in enumerate(criteria)}
-        for (criterion_id, pi), n in windowed.items():
-            notes[(positions[criterion_id], pi)] = (
+        notes = {
+            owner: PageNote(
                 f"longer than the model's {self.max_length} tokens: scored over {n} "
-                f"overlapping windows ({self.aggregation})"
+                f"overlapping windows ({self.aggregation})",
+                ("windowed",),
             )
-        return rows, notes
+            for owner, n in windowed.items()
+        }
+        return Scores.of(rows, notes)
 
     def _query(self, criterion: Criterion) -> str:
         # A cross-encoder has no instruction slot: the instruction goes first, on its own line.

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
+from ..._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
 from ._description import DESCRIPTION_FILE, ModelDescription
 from ._prune import prune_last_layer_to_first_token
 

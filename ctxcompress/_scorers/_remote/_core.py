@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import httpx
 
-from .._exceptions import (
+from ..._exceptions import (
+    NotJSONError,
     RemoteAuthError,
     RemoteError,
     RemoteRateLimitError,
@@ -28,8 +29,9 @@ from .._exceptions import (
     RemoteResponseError,
     RemoteServerError,
     RemoteTimeoutError,
+    WireError,
 )
-from ._providers import NotJSONError, Provider, WireError
+from ._providers import Provider
 
 __all__ = [
     "Outcome",

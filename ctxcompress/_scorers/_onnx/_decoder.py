@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .._exceptions import InvalidInputError
-from .._types import Criterion
+from ..._exceptions import InvalidInputError
+from ..._types import Criterion
 from ._cross_encoder import CrossEncoderScorer
 
 __all__ = ["QWEN3_RERANKER_INSTRUCTION", "QWEN3_RERANKER_TEMPLATE", "DecoderRerankerScorer"]

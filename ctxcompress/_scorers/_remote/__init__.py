@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._exceptions import InvalidInputError
+from ..._exceptions import InvalidInputError
 from ._client import AsyncRemoteScorer, RemoteScorer
 from ._providers import PROVIDERS, Provider
 

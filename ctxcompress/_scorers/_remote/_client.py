@@ -29,10 +29,10 @@ import anyio
 import httpx
 from pydantic import SecretStr
 
-from .._exceptions import InvalidInputError, RemoteAuthError, RemoteError
-from .._scorer import BaseScorer
-from .._types import Criterion
-from .._version import __version__
+from ..._exceptions import InvalidInputError, RemoteAuthError, RemoteError
+from ..._types import Criterion, Page
+from ..._version import __version__
+from .._base import BaseScorer, Scores
 from . import _core
 from ._connections import Connections
 from ._http11 import AsyncHTTP11Connection, HTTP11Connection
@@ -81,7 +81,11 @@ class RemoteScorer(BaseScorer):
     @property
     def fingerprint(self) -> str:
         # A hosted model may change under its name; the base URL at least separates servers.
-        return f"{self.name}@{self.base_url}"
+        # Every option that changes a score is part of it, so a score cache never returns
+        # another configuration's scores.
+        options = {"score_transform": self.score_transform, **self.extra}
+        described = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+        return f"{self.name}@{self.base_url}[{described}]"
 
     def __init__(
         self,
@@ -280,11 +284,11 @@ class RemoteScorer(BaseScorer):
         n: int,
         plan: Sequence[_core.PlannedRequest],
         results: Sequence[list[float]],
-    ) -> list[list[float]]:
+    ) -> Scores:
         rows = [[0.0] * n for _ in criteria]
         for request, scores in zip(plan, results, strict=True):
             rows[request.row][request.start : request.start + len(scores)] = scores
-        return rows
+        return Scores.of(rows)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -371,7 +375,8 @@ class RemoteScorer(BaseScorer):
         finally:
             self._sync_connections.give_back(transport)
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        texts = [p.text for p in pages]
         plan = self._plan(criteria, texts)
         deadline = self._job_deadline()
         target = self._request_target()
@@ -438,8 +443,9 @@ class RemoteScorer(BaseScorer):
         self,
         connections: Connections[httpx.AsyncBaseTransport],
         criteria: Sequence[Criterion],
-        texts: Sequence[str],
-    ) -> list[list[float]]:
+        pages: Sequence[Page],
+    ) -> Scores:
+        texts = [p.text for p in pages]
         plan = self._plan(criteria, texts)
         deadline = self._job_deadline()
         target = self._request_target()
@@ -467,15 +473,13 @@ class RemoteScorer(BaseScorer):
             raise self._redacted(first) if isinstance(first, RemoteError) else first
         return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
 
-    async def _ascore_many(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> list[list[float]]:
+    async def _ascore(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         # Connections for this call only: an async connection belongs to the event loop that
         # made it, and a RemoteScorer may be used from several loops. AsyncRemoteScorer keeps
         # them.
         connections = Connections(self._new_async_transport)
         try:
-            return await self._ascore_with(connections, criteria, texts)
+            return await self._ascore_with(connections, criteria, pages)
         finally:
             for transport in connections.drain():
                 await transport.aclose()
@@ -493,10 +497,8 @@ class AsyncRemoteScorer(RemoteScorer):
         super().__init__(provider, model, **options)
         self._async_connections = Connections(self._new_async_transport)
 
-    async def _ascore_many(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> list[list[float]]:
-        return await self._ascore_with(self._async_connections, criteria, texts)
+    async def _ascore(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        return await self._ascore_with(self._async_connections, criteria, pages)
 
     async def aclose(self) -> None:
         for transport in self._async_connections.drain():

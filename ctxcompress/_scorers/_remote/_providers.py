@@ -13,15 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-__all__ = ["PROVIDERS", "NotJSONError", "Provider", "WireError"]
+from ..._exceptions import NotJSONError, WireError
 
-
-class WireError(ValueError):
-    """A response body that does not have the provider's documented shape."""
-
-
-class NotJSONError(WireError):
-    """A response body that is not JSON at all."""
+__all__ = ["PROVIDERS", "Provider"]
 
 
 class _Strictish(BaseModel):

@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
+from ..._exceptions import (
+    ExecutionProviderError,
+    InvalidInputError,
+    MissingDependencyError,
+    ProviderFallbackWarning,
+)
+from ._description import PRECISION_FILES, model_file, read_description
 
 __all__ = [
-    "ExecutionProviderError",
     "OpenedModel",
-    "ProviderFallbackWarning",
     "SessionRunner",
     "create_session",
+    "default_precision",
     "open_model",
     "resolve_providers",
 ]
@@ -31,14 +36,6 @@ __all__ = [
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 Providers = Literal["auto", "cpu", "cuda"] | Sequence[str]
 GraphOptimization = Literal["disable", "basic", "extended", "all"]
-
-
-class ExecutionProviderError(CtxCompressError):
-    """A requested execution provider did not load (raised with ``strict=True``)."""
-
-
-class ProviderFallbackWarning(UserWarning):
-    """A requested GPU execution provider did not load; the session runs on the CPU."""
 
 
 def _ort() -> Any:
@@ -85,6 +82,19 @@ def resolve_providers(providers: Providers = "auto") -> list[str]:
     if isinstance(providers, str) or not providers:
         raise ValueError(f"providers must be 'auto', 'cpu', 'cuda' or a list, got {providers!r}")
     return list(providers)
+
+
+def default_precision(
+    model_dir: Path, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
+) -> Literal["fp32", "fp16", "int8"]:
+    """The precision to run when none is asked for. On a GPU: fp16 when the directory has
+    it, else fp32 (never int8: its dynamically quantised matrix products have no CUDA
+    kernels, so every layer's activations would be copied to the CPU and back). On a CPU:
+    ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps; fp32 for rerankers) when
+    present, else fp32."""
+    if any(p in GPU_PROVIDERS for p in resolve_providers(providers)):
+        return "fp16" if (model_dir / PRECISION_FILES["fp16"]).is_file() else "fp32"
+    return cpu if (model_dir / PRECISION_FILES[cpu]).is_file() else "fp32"
 
 
 def _fallback_reason(missing: list[str], available: list[str]) -> str:
@@ -212,8 +222,6 @@ def open_model(
 ) -> OpenedModel:
     """What every ONNX scorer does first: read and check the directory's description,
     validate the shared options, pick the precision's file and start its session."""
-    from ._description import default_precision, model_file, read_description
-
     try:
         from tokenizers import Tokenizer
     except ImportError as exc:

@@ -21,29 +21,43 @@ from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 
-from ._exceptions import InvalidInputError
-from ._scorer import BaseScorer, ScoreNotes
-from ._types import Criterion
+from .._exceptions import InvalidInputError
+from .._types import Criterion, Page
+from ._base import (
+    AsyncScorer,
+    BaseScorer,
+    PageNote,
+    Scorer,
+    Scores,
+    ascores_of,
+    fingerprint_of,
+    is_pointwise,
+    scores_of,
+)
 
 __all__ = ["Cascade"]
 
 
 class Cascade(BaseScorer):
-    """``Cascade(first, second, keep=N)`` or ``keep_threshold=p`` (or both)."""
+    """``Cascade(first, second, keep=N)`` or ``keep_threshold=p`` (or both).
+
+    Either stage may be any object implementing the :class:`Scorer` protocol.
+    """
 
     def __init__(
         self,
-        first: BaseScorer,
-        second: BaseScorer,
+        first: Scorer,
+        second: Scorer,
         *,
         keep: int | None = None,
         keep_threshold: float | None = None,
         concurrency: int = 1,
     ) -> None:
         for label, stage in (("first", first), ("second", second)):
-            if not isinstance(stage, BaseScorer):
+            if not isinstance(stage, Scorer | AsyncScorer):
                 raise InvalidInputError(
-                    f"the {label} stage must be a ctxcompress scorer, got {type(stage).__name__}"
+                    f"the {label} stage must be a scorer (score, score_batch and name), "
+                    f"got {type(stage).__name__}"
                 )
         if keep is None and keep_threshold is None:
             raise InvalidInputError("give keep=N, keep_threshold=p, or both")
@@ -57,7 +71,7 @@ class Cascade(BaseScorer):
             raise InvalidInputError(f"keep_threshold must be in [0, 1], got {keep_threshold!r}")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if not second.pointwise:
+        if not is_pointwise(second):
             raise InvalidInputError(
                 f"the second stage {second.name!r} scores pages relative to each other, so it "
                 "cannot score only the first stage's survivors; use a pointwise scorer "
@@ -73,7 +87,7 @@ class Cascade(BaseScorer):
     @property
     def fingerprint(self) -> str:
         return (
-            f"cascade({self.first.fingerprint} -> {self.second.fingerprint}"
+            f"cascade({fingerprint_of(self.first)} -> {fingerprint_of(self.second)}"
             f"; keep={self.keep}, keep_threshold={self.keep_threshold})"
         )
 
@@ -84,86 +98,76 @@ class Cascade(BaseScorer):
             ranked = [i for i in ranked if first_scores[i] >= self.keep_threshold]
         return ranked if self.keep is None else ranked[: self.keep]
 
-    def _plan(
-        self, criteria: Sequence[Criterion], first_rows: list[list[float]]
-    ) -> tuple[list[list[float]], ScoreNotes, list[list[int]]]:
-        rows = [list(row) for row in first_rows]
-        notes: ScoreNotes = {}
-        plans = []
-        for ci, row in enumerate(first_rows):
+    def _plan(self, first: Scores) -> tuple[_Merge, list[tuple[int, list[int]]]]:
+        """What the first stage decided: the merged answer so far, and per criterion the
+        pages the second stage scores (criteria with none are left out)."""
+        merge = _Merge(first)
+        work = []
+        pruned = PageNote(f"first stage only ({self.first.name}): pruned by the cascade")
+        for ci, row in enumerate(first.rows):
             kept = self.survivors(row)
-            plans.append(kept)
             chosen = set(kept)
             for pi in range(len(row)):
                 if pi not in chosen:
-                    notes[(ci, pi)] = f"first stage only ({self.first.name}): pruned by the cascade"
-        return rows, notes, plans
+                    merge.notes[(ci, pi)] = pruned.with_flag("pruned")
+            if kept:
+                work.append((ci, kept))
+        return merge, work
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        return self._score_many_noted(criteria, texts)[0]
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        merge, work = self._plan(scores_of(self.first, criteria, pages))
 
-    def _score_many_noted(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> tuple[list[list[float]], ScoreNotes]:
-        rows, notes, plans = self._plan(criteria, self.first.score_batch(criteria, texts))
-        work = [(ci, kept) for ci, kept in enumerate(plans) if kept]
-
-        def second_stage(ci: int, kept: list[int]) -> tuple[list[list[float]], ScoreNotes]:
-            return self.second.score_batch_noted([criteria[ci]], [texts[i] for i in kept])
+        def second_stage(ci: int, kept: list[int]) -> Scores:
+            return scores_of(self.second, [criteria[ci]], [pages[i] for i in kept])
 
         if self.concurrency == 1 or len(work) < 2:
             results = [second_stage(ci, kept) for ci, kept in work]
         else:
             with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
                 results = list(pool.map(lambda item: second_stage(*item), work))
-        for (ci, kept), (second, second_notes) in zip(work, results, strict=True):
-            self._merge(ci, kept, second[0], second_notes, rows, notes)
-        return rows, notes
+        for (ci, kept), second in zip(work, results, strict=True):
+            merge.add(ci, kept, second)
+        return merge.scores()
 
-    async def _ascore_many(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> list[list[float]]:
-        return (await self._ascore_many_noted(criteria, texts))[0]
-
-    async def _ascore_many_noted(
-        self, criteria: Sequence[Criterion], texts: Sequence[str]
-    ) -> tuple[list[list[float]], ScoreNotes]:
-        first = await self.first.ascore_batch(criteria, texts)
-        rows, notes, plans = self._plan(criteria, first)
+    async def _ascore(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        merge, work = self._plan(await ascores_of(self.first, criteria, pages))
         limiter = anyio.CapacityLimiter(self.concurrency)
         errors: list[BaseException] = []
 
         async def second_stage(ci: int, kept: list[int], scope: anyio.CancelScope) -> None:
             async with limiter:
                 try:
-                    second, second_notes = await self.second.ascore_batch_noted(
-                        [criteria[ci]], [texts[i] for i in kept]
-                    )
+                    second = await ascores_of(self.second, [criteria[ci]], [pages[i] for i in kept])
                 except Exception as exc:
                     # The first failure cancels the rest; raised after the group, unwrapped.
                     errors.append(exc)
                     scope.cancel()
                     return
-            self._merge(ci, kept, second[0], second_notes, rows, notes)
+            merge.add(ci, kept, second)
 
         async with anyio.create_task_group() as group:
-            for ci, kept in enumerate(plans):
-                if kept:
-                    group.start_soon(second_stage, ci, kept, group.cancel_scope)
+            for ci, kept in work:
+                group.start_soon(second_stage, ci, kept, group.cancel_scope)
         if errors:
             raise errors[0]
-        return rows, notes
+        return merge.scores()
 
-    @staticmethod
-    def _merge(
-        ci: int,
-        kept: list[int],
-        second: list[float],
-        second_notes: ScoreNotes,
-        rows: list[list[float]],
-        notes: ScoreNotes,
-    ) -> None:
-        for position, (pi, score) in enumerate(zip(kept, second, strict=True)):
-            rows[ci][pi] = score
-            if (0, position) in second_notes:
-                notes[(ci, pi)] = second_notes[(0, position)]
+
+class _Merge:
+    """The first stage's scores with the second stage's written over its survivors."""
+
+    def __init__(self, first: Scores) -> None:
+        self.rows = first.matrix
+        self.notes: dict[tuple[int, int], PageNote] = dict(first.notes)
+
+    def add(self, ci: int, kept: list[int], second: Scores) -> None:
+        for position, (pi, score) in enumerate(zip(kept, second.rows[0], strict=True)):
+            self.rows[ci][pi] = score
+            note = second.note(0, position)
+            if note is not None:
+                self.notes[(ci, pi)] = note
+            else:
+                self.notes.pop((ci, pi), None)
+
+    def scores(self) -> Scores:
+        return Scores.of(self.rows, self.notes)

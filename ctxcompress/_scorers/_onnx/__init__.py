@@ -6,12 +6,7 @@ from ._cross_encoder import PRECISION_FILES, CrossEncoderScorer
 from ._decoder import DecoderRerankerScorer
 from ._description import DESCRIPTION_FILE, ModelDescription, read_description
 from ._model import Model
-from ._session import (
-    ExecutionProviderError,
-    ProviderFallbackWarning,
-    create_session,
-    resolve_providers,
-)
+from ._session import create_session, resolve_providers
 
 __all__ = [
     "DESCRIPTION_FILE",
@@ -20,10 +15,8 @@ __all__ = [
     "BiEncoderScorer",
     "CrossEncoderScorer",
     "DecoderRerankerScorer",
-    "ExecutionProviderError",
     "Model",
     "ModelDescription",
-    "ProviderFallbackWarning",
     "create_session",
     "read_description",
     "resolve_providers",

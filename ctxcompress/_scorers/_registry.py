@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import InvalidInputError, MissingDependencyError, UnknownScorerError
-from ._scorer import BaseScorer
+from .._exceptions import (
+    DefaultScorerFallbackWarning,
+    InvalidInputError,
+    MissingDependencyError,
+    UnknownScorerError,
+)
+from ._base import BaseScorer
 
-__all__ = ["DefaultScorerFallbackWarning", "known_schemes", "load_scorer", "register_scheme"]
-
-
-class DefaultScorerFallbackWarning(UserWarning):
-    """The embedded default scorer could not be built (its extra is missing), so
-    ``default`` runs BM25 alone."""
+__all__ = ["known_schemes", "load_scorer", "register_scheme"]
 
 
 # factory(argument, **options) -> scorer; argument is "" for a bare scheme.
@@ -89,7 +89,7 @@ def load_scorer(spec: str, **options: Any) -> BaseScorer:
 def _register_builtins() -> None:
     # Imported here, not at module top, so that the registry has no import cycle with the
     # scorers that it builds.
-    from ._lexical import BM25Scorer
+    from ._bm25 import BM25Scorer
 
     def bm25(argument: str, **options: Any) -> BaseScorer:
         if argument:
@@ -109,7 +109,7 @@ def _register_builtins() -> None:
             raise InvalidInputError(
                 f"the default scorer takes no argument, got 'default:{argument}'"
             )
-        from ._default import DefaultScorer
+        from ._default._scorer import DefaultScorer
 
         fallback = options.pop("fallback", True)
         try:
@@ -127,9 +127,13 @@ def _register_builtins() -> None:
             return BM25Scorer()
 
     def bi_encoder(argument: str, **options: Any) -> BaseScorer:
-        from ._default import bi_encoder_scorer
+        if argument:
+            from ._onnx._bi_encoder import bi_encoder_scorer
 
-        return bi_encoder_scorer(Path(argument) if argument else None, **options)
+            return bi_encoder_scorer(Path(argument).expanduser(), **options)
+        from ._default._scorer import embedded_bi_encoder_scorer
+
+        return embedded_bi_encoder_scorer(**options)
 
     register_scheme("bm25", bm25)
     register_scheme("default", default)

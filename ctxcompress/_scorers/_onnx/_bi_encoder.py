@@ -15,24 +15,31 @@ a page's tokens take a few hundred times the room of its embedding.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .._cache import Cache, MemoryCache, cache_key, text_digest
-from .._exceptions import InvalidInputError
-from .._scorer import BaseScorer, query_text
-from .._types import Criterion
+from ..._cache import Cache, MemoryCache, cache_key, text_digest
+from ..._exceptions import InvalidInputError
+from ..._types import Criterion, Page
+from .._base import BaseScorer, Scores, query_text
 from ._description import (
     ModelDescription,
     file_fingerprint,
 )
 from ._session import Providers, open_model
 
-__all__ = ["BiEncoder", "BiEncoderScorer"]
+__all__ = [
+    "BiEncoder",
+    "BiEncoderScorer",
+    "bi_encoder_scorer",
+    "minilm_cosine_mapping",
+]
 
 Aggregation = Literal["max", "mean_top2"]
 Precision = Literal["fp32", "fp16", "int8"]
@@ -324,8 +331,30 @@ class BiEncoderScorer(BaseScorer):
                 out[ci, pi] = aggregate(sims[ci], self.aggregation)
         return out
 
-    def _score_many(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> list[list[float]]:
-        sims = self.similarities(criteria, texts)
+    def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+        sims = self.similarities(criteria, [p.text for p in pages])
         logits = np.clip(self.slope * sims + self.bias, -50.0, 50.0)  # no overflow
-        probs = 1.0 / (1.0 + np.exp(-logits))
-        return [[float(v) for v in row] for row in probs]
+        return Scores.of(1.0 / (1.0 + np.exp(-logits)))
+
+
+def minilm_cosine_mapping() -> dict[str, float]:
+    """The cosine -> probability map fitted for all-MiniLM-L6-v2.
+
+    ``scripts/fit_default_scorer.py`` fits it with the fusion and stores both in the default
+    scorer's ``default_scorer.json``; it is read here as a data file (not through the
+    default scorer's module, which imports this one).
+    """
+    path = Path(__file__).resolve().parents[1] / "_default" / "default_scorer.json"
+    data = json.loads(path.read_text("utf-8"))
+    return {"slope": float(data["bi_encoder_slope"]), "bias": float(data["bi_encoder_bias"])}
+
+
+def bi_encoder_scorer(model_dir: str | os.PathLike[str], **options: Any) -> BiEncoderScorer:
+    """A bi-encoder directory as a scorer. ``slope``, ``bias`` and ``aggregation`` go to
+    the scorer (the mapping defaults to MiniLM's, see :func:`minilm_cosine_mapping`), the
+    other options to :class:`BiEncoder`."""
+    mapping: dict[str, Any] = minilm_cosine_mapping()
+    for key in ("slope", "bias", "aggregation"):
+        if key in options:
+            mapping[key] = options.pop(key)
+    return BiEncoderScorer(BiEncoder(model_dir, **options), **mapping)

@@ -17,7 +17,7 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from ._exceptions import MissingDependencyError
+from ..._exceptions import MissingDependencyError
 
 __all__ = ["MINILM_DISTRIBUTION", "cache_dir", "minilm_model_dir"]
 
@@ -56,7 +56,7 @@ def minilm_model_dir() -> Path:
     target = cache_dir() / "models" / f"all-MiniLM-L6-v2-{version}-onnx-r{EXPORT_REVISION}"
     if (target / "model_int8.onnx").is_file():
         return target
-    from ._onnx._export import export_bi_encoder
+    from .._onnx._export import export_bi_encoder
 
     target.parent.mkdir(parents=True, exist_ok=True)
     logger.info("first use: exporting all-MiniLM-L6-v2 to ONNX in %s", target)

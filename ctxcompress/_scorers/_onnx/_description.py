@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .._exceptions import InvalidInputError
+from ..._exceptions import InvalidInputError
 
 __all__ = [
     "DESCRIPTION_FILE",
     "PRECISION_FILES",
     "ModelDescription",
-    "default_precision",
     "file_fingerprint",
     "model_file",
     "read_description",
@@ -98,18 +96,3 @@ def model_file(model_dir: Path, precision: str) -> Path:
             f"present: {', '.join(present) or 'none'}"
         )
     return path
-
-
-def default_precision(
-    model_dir: Path, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
-) -> Literal["fp32", "fp16", "int8"]:
-    """The precision to run when none is asked for. On a GPU: fp16 when the directory has
-    it, else fp32 (never int8: its dynamically quantised matrix products have no CUDA
-    kernels, so every layer's activations would be copied to the CPU and back). On a CPU:
-    ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps; fp32 for rerankers) when
-    present, else fp32."""
-    from ._session import GPU_PROVIDERS, resolve_providers
-
-    if any(p in GPU_PROVIDERS for p in resolve_providers(providers)):
-        return "fp16" if (model_dir / PRECISION_FILES["fp16"]).is_file() else "fp32"
-    return cpu if (model_dir / PRECISION_FILES[cpu]).is_file() else "fp32"
