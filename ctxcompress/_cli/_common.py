@@ -60,6 +60,12 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="ONNX execution providers: auto, cpu, cuda, or comma-separated provider names",
     )
+    parser.add_argument(
+        "--device-id",
+        type=int,
+        metavar="N",
+        help="which GPU a local ONNX model runs on (CUDA device index, default 0)",
+    )
 
 
 def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
@@ -72,6 +78,8 @@ def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
     if args.providers:
         named = args.providers in ("auto", "cpu", "cuda")
         options["providers"] = args.providers if named else args.providers.split(",")
+    if getattr(args, "device_id", None) is not None:
+        options["device_id"] = args.device_id
     cache = SQLiteCache(args.cache) if getattr(args, "cache", None) else None
     if cache is not None and args.scorer.split(":")[0] in ("default", "bi-encoder"):
         # The same file also keeps page embeddings: new criteria on a document seen before

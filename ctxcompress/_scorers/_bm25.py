@@ -170,6 +170,10 @@ class BM25Scorer(BaseScorer):
         self.b = b
         self.name = "bm25"
 
+    @property
+    def fingerprint(self) -> str:
+        return f"{super().fingerprint}:k1={self.k1}:b={self.b}"
+
     def raw_scores(self, criterion: str, texts: Sequence[str]) -> list[float]:
         """Plain BM25 scores of one criterion over ``texts`` (not probabilities)."""
         index = _Index.build(texts)

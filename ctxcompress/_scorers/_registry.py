@@ -1,13 +1,18 @@
 """``load_scorer(spec)``: build a scorer from an explicit spec string, never by guessing.
 
-A spec is ``scheme`` or ``scheme:argument``. A model directory is given as a path that
-starts with ``/``, ``./``, ``../`` or ``~``, or any existing directory. Each capability
+A spec is ``scheme`` or ``scheme:argument``, or a model directory written as a path. The
+rule, which never looks at the file system: a spec is a path when it starts with ``/``,
+``~``, ``.`` (``./model``, ``../model``, ``.``) or a Windows drive (``C:\\``), or when a path
+separator comes before any ``:`` (``models/reranker``). So a bare word is always a scheme
+(``default`` stays the default scorer even where a folder ``default/`` exists; write
+``./default`` for the folder), and ``hub:owner/name`` is the ``hub`` scheme. Each capability
 registers its scheme here; an unknown scheme raises an error that lists the known ones.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +27,7 @@ from .._exceptions import (
 )
 from ._base import BaseScorer
 
-__all__ = ["known_schemes", "load_scorer", "register_scheme"]
+__all__ = ["is_path_spec", "known_schemes", "load_scorer", "register_scheme"]
 
 
 # factory(argument, **options) -> scorer; argument is "" for a bare scheme.
@@ -57,10 +62,16 @@ def known_schemes() -> list[str]:
     return [s.usage for s in sorted(_SCHEMES.values(), key=lambda s: s.name)]
 
 
-def _is_path_spec(spec: str) -> bool:
-    if spec.startswith(("/", "./", "../", "~")) or spec.startswith(os.sep):
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def is_path_spec(spec: str) -> bool:
+    """Whether ``spec`` names a model directory rather than a scheme (see the module doc)."""
+    if spec.startswith(("/", "~", ".", os.sep)) or _WINDOWS_DRIVE.match(spec):
         return True
-    return Path(spec).is_dir()
+    separators = [i for i in (spec.find("/"), spec.find(os.sep)) if i >= 0]
+    colon = spec.find(":")
+    return bool(separators) and (colon < 0 or min(separators) < colon)
 
 
 def load_scorer(spec: str, **options: Any) -> BaseScorer:
@@ -72,7 +83,7 @@ def load_scorer(spec: str, **options: Any) -> BaseScorer:
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(f"scorer spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
-    if _is_path_spec(spec):
+    if is_path_spec(spec):
         scheme_name, argument = PATH_SCHEME, str(Path(spec).expanduser())
     else:
         scheme_name, _, argument = spec.partition(":")

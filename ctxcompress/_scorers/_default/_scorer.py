@@ -209,7 +209,8 @@ class DefaultScorer(BaseScorer):
     ``cache`` holds page embeddings (an in-memory LRU by default; pass a
     :class:`SQLiteCache` to keep them across runs), ``token_cache`` the pages' token
     embeddings (an in-memory LRU of 512 pages by default: they are large, ~0.5 MB a page).
-    ``precision`` and ``providers`` go to the ONNX session.
+    ``precision``, ``providers`` and ``device_id`` (the GPU's index) go to the ONNX
+    session.
     """
 
     def __init__(
@@ -221,6 +222,7 @@ class DefaultScorer(BaseScorer):
         token_cache: Cache | None = None,
         params: FusionParams | None = None,
         intra_op_threads: int | None = None,
+        device_id: int = 0,
     ) -> None:
         from .._onnx._bi_encoder import BiEncoder, BiEncoderScorer
         from ._embedded import minilm_model_dir
@@ -235,6 +237,7 @@ class DefaultScorer(BaseScorer):
             cache=cache,
             token_cache=token_cache,
             intra_op_threads=intra_op_threads,
+            device_id=device_id,
         )
         # Token embeddings are only computed (and kept) when a fitted feature reads them.
         self._late = any(f.startswith("maxsim") for f in self.params.features)

@@ -74,6 +74,7 @@ class BiEncoder:
         strict: bool = False,
         intra_op_threads: int | None = None,
         io_binding: bool | None = None,
+        device_id: int = 0,
     ) -> None:
         opened = open_model(
             model_dir,
@@ -86,6 +87,7 @@ class BiEncoder:
             strict=strict,
             intra_op_threads=intra_op_threads,
             io_binding=io_binding,
+            device_id=device_id,
         )
         root, onnx_file = opened.root, opened.onnx_file
         self.description: ModelDescription = opened.description
@@ -317,6 +319,17 @@ class BiEncoderScorer(BaseScorer):
         self.bias = bias
         self.aggregation: Aggregation = aggregation
         self.name = f"bi-encoder:{encoder.name}"
+
+    # A page's cosine depends on that page alone: caches and cascades may rely on it.
+    pointwise = True
+
+    @property
+    def fingerprint(self) -> str:
+        # The weights and windows (the encoder's fingerprint) and the probability map.
+        return (
+            f"{self.name}:{self.encoder.fingerprint}:slope={self.slope}:bias={self.bias}"
+            f":{self.aggregation}"
+        )
 
     def similarities(
         self, criteria: Sequence[Criterion], texts: Sequence[str]

@@ -8,6 +8,7 @@ scores aggregated (max by default); the scorer records which pages were windowed
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -68,6 +69,7 @@ class CrossEncoderScorer(BaseScorer):
         strict: bool = False,
         intra_op_threads: int | None = None,
         io_binding: bool | None = None,
+        device_id: int = 0,
     ) -> None:
         if aggregation not in ("max", "mean_top2"):
             raise InvalidInputError(
@@ -84,6 +86,7 @@ class CrossEncoderScorer(BaseScorer):
             strict=strict,
             intra_op_threads=intra_op_threads,
             io_binding=io_binding,
+            device_id=device_id,
         )
         from tokenizers import Tokenizer
 
@@ -122,9 +125,12 @@ class CrossEncoderScorer(BaseScorer):
             # Windows cut from a page's token ids (joined pairs) score a little differently
             # from windows re-tokenised from text, so cached scores must not mix the two.
             windows = "ids" if self._template is not None else "text"
+            # The description (activation, prompt template, scoring tokens, logit scale)
+            # turns the same logits into other probabilities.
+            described = hashlib.sha256(self.description.model_dump_json().encode()).hexdigest()
             self._fingerprint = (
-                f"{self.name}:{file_fingerprint(self._model_file)}:{self.max_length}"
-                f":{self.window_stride}:{self.aggregation}:{windows}"
+                f"{self.name}:{file_fingerprint(self._model_file)}:{described[:12]}"
+                f":{self.max_length}:{self.window_stride}:{self.aggregation}:{windows}"
             )
         return self._fingerprint
 

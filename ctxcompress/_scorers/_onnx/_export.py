@@ -25,6 +25,7 @@ import numpy as np
 from ..._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
 from ._description import DESCRIPTION_FILE, ModelDescription
 from ._prune import prune_last_layer_to_first_token
+from ._quiet import quietly
 
 __all__ = [
     "ExportReport",
@@ -60,6 +61,7 @@ def _require() -> tuple[Any, Any]:
     return torch, transformers
 
 
+@quietly
 def export_cross_encoder(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -117,6 +119,7 @@ def export_cross_encoder(
     )
 
 
+@quietly
 def export_bi_encoder(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -181,6 +184,7 @@ def export_bi_encoder(
     )
 
 
+@quietly
 def export_decoder_reranker(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],

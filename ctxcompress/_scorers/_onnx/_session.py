@@ -219,6 +219,7 @@ def open_model(
     strict: bool,
     intra_op_threads: int | None,
     io_binding: bool | None,
+    device_id: int = 0,
 ) -> OpenedModel:
     """What every ONNX scorer does first: read and check the directory's description,
     validate the shared options, pick the precision's file and start its session."""
@@ -234,9 +235,17 @@ def open_model(
         raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
     if batch_tokens is not None and batch_tokens < 1:
         raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
+    if isinstance(device_id, bool) or not isinstance(device_id, int) or device_id < 0:
+        raise InvalidInputError(f"device_id must be an int >= 0 (a GPU index), got {device_id!r}")
     precision = precision or default_precision(root, providers, cpu=cpu_precision)
     onnx_file = model_file(root, precision)
-    session = create_session(onnx_file, providers, strict=strict, intra_op_threads=intra_op_threads)
+    session = create_session(
+        onnx_file,
+        providers,
+        strict=strict,
+        device_id=device_id,
+        intra_op_threads=intra_op_threads,
+    )
     tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
     tokenizer.no_padding()
     return OpenedModel(
@@ -245,7 +254,7 @@ def open_model(
         precision=precision,
         onnx_file=onnx_file,
         session=session,
-        runner=SessionRunner(session, io_binding=io_binding),
+        runner=SessionRunner(session, io_binding=io_binding, device_id=device_id),
         input_names=[i.name for i in session.get_inputs()],
         tokenizer=tokenizer,
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from ctxcompress import (
     CompressionResult,
     Compressor,
     Criterion,
+    InvalidInputError,
     Policy,
     Scorer,
     Selection,
@@ -22,15 +24,42 @@ from ctxcompress import (
 __all__ = ["CtxCompressor", "compress_by_criteria"]
 
 
+# What users of other rerankers write, and the field that means it here.
+_ALIASES = {"top_k": "top_n", "k": "top_n", "model": "scorer", "model_name": "scorer"}
+
+
+def unknown_fields_message(owner: str, unknown: set[str], known: Sequence[str]) -> str:
+    """One line naming each unknown keyword and the field that was probably meant."""
+    parts = []
+    for name in sorted(unknown):
+        meant = _ALIASES.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
+        hint = f" (did you mean {meant!r}?)" if meant in known else ""
+        parts.append(f"{name!r}{hint}")
+    return (
+        f"{owner} got unknown keyword argument(s) {', '.join(parts)}; it takes "
+        f"{', '.join(known)}. The number of documents kept is top_n, LangChain's name for it "
+        "(ctxcompress itself calls it top_k)"
+    )
+
+
 class CtxCompressor(BaseDocumentCompressor):
     """Keep the documents a calibrated scorer finds relevant to the query.
 
     Give a ``policy`` or any of ``threshold`` / ``top_n`` / ``max_tokens`` / ``min_keep``
     (they build a ``Hybrid`` policy); with none, ctxcompress's default policy applies. The
     token budget counts ``page_content``, the text the LLM will receive.
+
+    Output order: ``order="score"`` (the default, as LangChain rerankers return them) puts
+    the most relevant document first; ``order="document"`` keeps the input order. Each
+    kept document is a copy with ``metadata["relevance_score"]`` (the calibrated
+    probability) and ``metadata["ctxcompress_rule"]``; the inputs are never changed.
+
+    Unknown keyword arguments are refused (``top_k`` names ``top_n``). Settings may be
+    changed after first use; the next call uses them, and a scorer given as a spec string is
+    loaded once and reused while the spec stays the same.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     scorer: Scorer | str | None = Field(
         default=None, description="scorer object or spec; None = default"
@@ -46,16 +75,58 @@ class CtxCompressor(BaseDocumentCompressor):
     on_error: Literal["raise", "keep"] = "raise"
 
     _compressor: Compressor | None = PrivateAttr(default=None)
+    _built_for: tuple[Any, ...] | None = PrivateAttr(default=None)
+    _loaded: tuple[str | None, Scorer] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_fields(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = set(data) - set(cls.model_fields)
+            if unknown:
+                raise ValueError(
+                    unknown_fields_message(cls.__name__, unknown, list(cls.model_fields))
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _check_policy(self) -> CtxCompressor:
+        # Bad values (top_n=-1, threshold=2) fail here, not at the first query, in the
+        # names this class uses.
+        try:
+            self._policy()
+        except InvalidInputError as exc:
+            raise ValueError(str(exc).replace("top_k", "top_n")) from exc
+        return self
+
+    def _settings(self) -> tuple[Any, ...]:
+        return (
+            id(self.scorer) if not isinstance(self.scorer, str | None) else self.scorer,
+            self._policy(),
+            self.token_counter,
+            self.order,
+            self.on_error,
+        )
+
+    def _scorer(self) -> Scorer | str | None:
+        # A spec is loaded once: rebuilding an ONNX session per settings change would be slow.
+        if not isinstance(self.scorer, str | None):
+            return self.scorer
+        if self._loaded is None or self._loaded[0] != self.scorer:
+            self._loaded = (self.scorer, Compressor(self.scorer, token_counter="whitespace").scorer)
+        return self._loaded[1]
 
     def _get(self) -> Compressor:
-        if self._compressor is None:
+        settings = self._settings()
+        if self._compressor is None or self._built_for != settings:
             self._compressor = Compressor(
-                self.scorer,
+                self._scorer(),
                 self._policy(),
                 self.token_counter,
                 order=self.order,
                 on_error=self.on_error,
             )
+            self._built_for = settings
         return self._compressor
 
     def _policy(self) -> Policy:

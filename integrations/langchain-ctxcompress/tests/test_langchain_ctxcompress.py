@@ -157,3 +157,19 @@ def test_policy_and_shortcuts_are_exclusive() -> None:
 
     with pytest.raises(ValueError, match="either policy"):
         compressor(policy=TopK(2), threshold=0.5).compress_documents(DOCS, "q")
+
+
+def test_unknown_fields_are_refused_and_top_k_names_top_n() -> None:
+    with pytest.raises(ValueError, match=r"'top_k' \(did you mean 'top_n'\?\)"):
+        CtxCompressor(scorer="bm25", top_k=3)
+    with pytest.raises(ValueError, match="top_n must be"):
+        CtxCompressor(scorer="bm25", top_n=-1)
+
+
+def test_settings_changed_after_first_use_take_effect_and_the_scorer_is_reused() -> None:
+    compressor = CtxCompressor(scorer="bm25", top_n=2, token_counter="whitespace")
+    assert len(compressor.compress_documents(DOCS, "methotrexate failed")) == 2
+    scorer = compressor._get().scorer
+    compressor.top_n = 1
+    assert len(compressor.compress_documents(DOCS, "methotrexate failed")) == 1
+    assert compressor._get().scorer is scorer

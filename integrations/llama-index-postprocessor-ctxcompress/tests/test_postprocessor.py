@@ -176,3 +176,41 @@ def test_rerank_events_are_emitted() -> None:
     finally:
         root.event_handlers.remove(recorder)
     assert "ReRankStartEvent" in recorder.names and "ReRankEndEvent" in recorder.names
+
+
+def test_unknown_fields_are_refused_and_top_k_names_top_n() -> None:
+    with pytest.raises(ValueError, match=r"'top_k' \(did you mean 'top_n'\?\)"):
+        CtxCompressPostprocessor(scorer="bm25", top_k=3)
+    with pytest.raises(ValueError, match="top_n must be"):
+        CtxCompressPostprocessor(scorer="bm25", top_n=-1)
+    with pytest.raises(ValueError, match="threshold"):
+        CtxCompressPostprocessor(scorer="bm25", threshold=2)
+
+
+def test_scorer_and_compressor_are_built_once_and_rebuilt_on_change() -> None:
+    post = CtxCompressPostprocessor(scorer="bm25", top_n=2, token_counter="whitespace")
+    query = QueryBundle("methotrexate failed")
+    first = post.postprocess_nodes([NodeWithScore(node=n) for n in nodes()], query)
+    compressor = post._compressor_now()
+    scorer = compressor.scorer
+    post.postprocess_nodes([NodeWithScore(node=n) for n in nodes()], query)
+    assert post._compressor_now() is compressor and compressor.scorer is scorer
+    post.top_n = 1  # a setting changed after first use takes effect
+    again = post.postprocess_nodes([NodeWithScore(node=n) for n in nodes()], query)
+    assert len(first) == 2 and len(again) == 1
+    assert post._compressor_now().scorer is scorer  # the spec's scorer is reused
+
+
+def test_token_counts_follow_the_token_counter_and_the_llm_view() -> None:
+    long_meta = TextNode(
+        text="methotrexate failed",
+        metadata={"note": " ".join(["word"] * 50)},
+        excluded_embed_metadata_keys=["note"],
+    )
+    post = CtxCompressPostprocessor(scorer="bm25", max_tokens=20, token_counter="whitespace")
+    query = QueryBundle("methotrexate failed")
+    # The LLM view carries 50 more words than the EMBED view: over the budget of 20.
+    assert post.postprocess_nodes([NodeWithScore(node=long_meta)], query) == []
+    post.token_counter = "tiktoken"
+    counter = post._tokens()
+    assert counter.name != "whitespace" and counter.inner.name != "whitespace"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import llama_index.core.instrumentation as instrument
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -16,8 +19,10 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from ctxcompress import (
     Compressor,
     Criterion,
+    InvalidInputError,
     Page,
     Policy,
+    Scorer,
     Selection,
     TokenCounter,
     build_policy,
@@ -29,31 +34,79 @@ dispatcher = instrument.get_dispatcher(__name__)
 __all__ = ["CtxCompressPostprocessor"]
 
 
-class _PrecountedTokens:
-    """Token counts of what the LLM receives (LLM metadata mode), looked up by page text.
+# What users of other rerankers write, and the field that means it here.
+_ALIASES = {"top_k": "top_n", "k": "top_n", "model": "scorer", "model_name": "scorer"}
 
-    The scorer sees the EMBED view of a node; the budget must count the LLM view. The
-    compressor counts the text it is given, so counts are fixed up front per job.
+
+def _unknown_fields_message(owner: str, unknown: set[str], known: Sequence[str]) -> str:
+    parts = []
+    for name in sorted(unknown):
+        meant = _ALIASES.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
+        hint = f" (did you mean {meant!r}?)" if meant in known else ""
+        parts.append(f"{name!r}{hint}")
+    return (
+        f"{owner} got unknown keyword argument(s) {', '.join(parts)}; it takes "
+        f"{', '.join(known)}. The number of nodes kept is top_n, LlamaIndex's name for it "
+        "(ctxcompress itself calls it top_k)"
+    )
+
+
+class _LLMViewTokens:
+    """Counts what the LLM receives (a node's LLM metadata view) for the page text the
+    scorer sees (its EMBED view).
+
+    The compressor counts the text it is given; the budget must count the LLM view. Before
+    each call the postprocessor records each page's LLM-view count here, under the EMBED
+    text. One instance belongs to one tokenizer (a new token counter gets a new instance,
+    so counts of different tokenizers never mix), and it keeps the last 10,000 texts.
+    Where two nodes share an EMBED text, the larger count is kept: budgets still hold.
     """
 
-    def __init__(self, inner: TokenCounter, counts: dict[str, int]) -> None:
+    _LIMIT = 10_000
+
+    def __init__(self, inner: TokenCounter) -> None:
         self.inner = inner
-        self.counts = counts
         self.name = inner.name
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def record(self, embed_text: str, llm_text: str) -> None:
+        n = self.inner.count(llm_text)
+        with self._lock:
+            self._counts[embed_text] = max(n, self._counts.get(embed_text, 0))
+            self._counts.move_to_end(embed_text)
+            while len(self._counts) > self._LIMIT:
+                self._counts.popitem(last=False)
 
     def count(self, text: str) -> int:
-        return self.counts[text] if text in self.counts else self.inner.count(text)
+        with self._lock:
+            n = self._counts.get(text)
+        return self.inner.count(text) if n is None else n
 
 
 class CtxCompressPostprocessor(BaseNodePostprocessor):
-    """Keep the nodes a calibrated scorer finds relevant to the query."""
+    """Keep the nodes a calibrated scorer finds relevant to the query.
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    Give a ``policy`` or any of ``threshold`` / ``top_n`` / ``max_tokens`` / ``min_keep``;
+    with none, ctxcompress's default policy applies. The token budget counts what the LLM
+    receives (each node's LLM metadata view); the scorer reads the EMBED view.
 
-    scorer: Any = Field(
+    Output order: ``order="score"`` (the default, as LlamaIndex rerankers return nodes)
+    puts the most relevant node first; ``order="document"`` keeps the retrieval order. Each
+    ``NodeWithScore.score`` is the calibrated probability; retrieved nodes are never
+    changed. Unknown keyword arguments are refused (``top_k`` names ``top_n``). The scorer,
+    its ONNX session and the compressor are built once and reused across queries; settings
+    changed after first use take effect at the next query.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    scorer: Scorer | str | None = Field(
         default=None, description="ctxcompress scorer object or spec; None = default"
     )
-    policy: Any = Field(default=None, description="a ctxcompress Policy; or use the shortcuts")
+    policy: Policy | None = Field(
+        default=None, description="a ctxcompress Policy; or use the shortcuts"
+    )
     threshold: float | None = None
     top_n: int | None = None
     max_tokens: int | None = None
@@ -64,7 +117,29 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     keep_retrieval_score: bool = False
     on_error: Literal["raise", "keep"] = "raise"
 
-    _counter: TokenCounter | None = PrivateAttr(default=None)
+    _counter: tuple[str, _LLMViewTokens] | None = PrivateAttr(default=None)
+    _loaded: tuple[str | None, Scorer] | None = PrivateAttr(default=None)
+    _compressor: tuple[tuple[Any, ...], Compressor] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_fields(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            # class_name is what LlamaIndex's own to_dict adds; from_dict passes it back.
+            unknown = set(data) - set(cls.model_fields) - {"class_name"}
+            if unknown:
+                known = [f for f in cls.model_fields if f != "callback_manager"]
+                raise ValueError(_unknown_fields_message(cls.__name__, unknown, known))
+        return data
+
+    @model_validator(mode="after")
+    def _check_policy(self) -> CtxCompressPostprocessor:
+        # Bad values fail at construction, in the names this class uses.
+        try:
+            self._policy()
+        except InvalidInputError as exc:
+            raise ValueError(str(exc).replace("top_k", "top_n")) from exc
+        return self
 
     @classmethod
     def class_name(cls) -> str:
@@ -80,24 +155,42 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
             min_keep=self.min_keep,
         )
 
+    def _tokens(self) -> _LLMViewTokens:
+        if self._counter is None or self._counter[0] != self.token_counter:
+            self._counter = (
+                self.token_counter,
+                _LLMViewTokens(load_token_counter(self.token_counter)),
+            )
+        return self._counter[1]
+
+    def _scorer(self) -> Scorer | str | None:
+        # A spec is loaded once (an ONNX session is slow to start), while it stays the same.
+        if not isinstance(self.scorer, str | None):
+            return self.scorer
+        if self._loaded is None or self._loaded[0] != self.scorer:
+            self._loaded = (self.scorer, Compressor(self.scorer, token_counter="whitespace").scorer)
+        return self._loaded[1]
+
+    def _compressor_now(self) -> Compressor:
+        """The compressor for the current settings: built once, rebuilt when they change."""
+        counter = self._tokens()
+        scorer = self._scorer()
+        settings = (id(scorer), id(counter), self._policy(), self.order, self.on_error)
+        if self._compressor is None or self._compressor[0] != settings:
+            compressor = Compressor(
+                scorer, self._policy(), counter, order=self.order, on_error=self.on_error
+            )
+            self._compressor = (settings, compressor)
+        return self._compressor[1]
+
     def _prepare(self, nodes: list[NodeWithScore]) -> tuple[Compressor, list[Page]]:
-        if self._counter is None:
-            self._counter = load_token_counter(self.token_counter)
-        pages = [
-            Page(n.node.get_content(metadata_mode=MetadataMode.EMBED), i)
-            for i, n in enumerate(nodes)
-        ]
-        counts = {
-            p.text: self._counter.count(n.node.get_content(metadata_mode=MetadataMode.LLM))
-            for p, n in zip(pages, nodes, strict=True)
-        }
-        compressor = Compressor(
-            self.scorer,
-            self._policy(),
-            _PrecountedTokens(self._counter, counts),
-            order=self.order,
-            on_error=self.on_error,
-        )
+        compressor = self._compressor_now()
+        counter = self._tokens()
+        pages = []
+        for i, n in enumerate(nodes):
+            text = n.node.get_content(metadata_mode=MetadataMode.EMBED)
+            counter.record(text, n.node.get_content(metadata_mode=MetadataMode.LLM))
+            pages.append(Page(text, i))
         return compressor, pages
 
     @contextmanager
