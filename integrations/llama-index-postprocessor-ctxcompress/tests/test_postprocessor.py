@@ -214,3 +214,29 @@ def test_token_counts_follow_the_token_counter_and_the_llm_view() -> None:
     post.token_counter = "tiktoken"
     counter = post._tokens()
     assert counter.name != "whitespace" and counter.inner.name != "whitespace"
+
+
+def test_a_scorer_written_with_the_one_hook() -> None:
+    from collections.abc import Sequence
+
+    from ctxcompress import BaseScorer, Criterion, Page, Scores
+
+    class FirstWord(BaseScorer):
+        name = "first-word"
+
+        def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+            return Scores.of(
+                [[0.9 if c.text.split()[0] in p.text else 0.1 for p in pages] for c in criteria]
+            )
+
+    post = CtxCompressPostprocessor(scorer=FirstWord(), threshold=0.5, token_counter="whitespace")
+    kept = post.postprocess_nodes(
+        [NodeWithScore(node=n) for n in nodes()], QueryBundle("Methotrexate failed?")
+    )
+    assert [k.node.metadata["page"] for k in kept] == [16] and kept[0].score == 0.9
+    akept = anyio.run(
+        post.apostprocess_nodes,
+        [NodeWithScore(node=n) for n in nodes()],
+        QueryBundle("Methotrexate failed?"),
+    )
+    assert [k.node.metadata["page"] for k in akept] == [16]
