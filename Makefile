@@ -48,6 +48,7 @@ demo: $(VENV)/.installed tiktoken-cache
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy

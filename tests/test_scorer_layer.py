@@ -258,3 +258,15 @@ def test_cli_takes_device_id(tmp_path: Path) -> None:
         text=True,
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_a_subclass_that_overrides_score_batch_instead_of_the_hook_still_works() -> None:
+    class Legacy(BaseScorer):
+        name = "legacy"
+
+        def score_batch(self, criteria, pages):  # type: ignore[no-untyped-def]
+            return [[0.5] * len(pages) for _ in criteria]
+
+    result = Compressor(Legacy(), TopK(1), "whitespace").compress(PAGES, ["q1", "q2"])
+    assert [d.score for d in result.selections[1].decisions] == [0.5] * len(PAGES)
+    assert anyio.run(Compressor(Legacy(), TopK(1), "whitespace").acompress, PAGES, "q")

@@ -284,6 +284,13 @@ def fingerprint_of(scorer: object) -> str:
     return f"{getattr(scorer, 'name', '?')}({type(scorer).__module__}.{type(scorer).__qualname__})"
 
 
+def _has_hook(scorer: BaseScorer) -> bool:
+    # A BaseScorer subclass that overrides score_batch (and perhaps ascore_batch) instead of
+    # the hook is still a scorer: it is called through those, like any protocol scorer.
+    kind = type(scorer)
+    return kind._score is not BaseScorer._score or kind._ascore is not BaseScorer._ascore
+
+
 def _positional(pages: Sequence[Page]) -> list[Page]:
     # A protocol scorer's score_batch checks that each page's index is its position; a
     # subset of a document's pages (a cascade's survivors) is renumbered for it.
@@ -293,7 +300,7 @@ def _positional(pages: Sequence[Page]) -> list[Page]:
 def scores_of(scorer: Scorer, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
     """One checked :class:`Scores` from any scorer: a :class:`BaseScorer` through its
     hook, any other :class:`Scorer` through ``score_batch``."""
-    if isinstance(scorer, BaseScorer):
+    if isinstance(scorer, BaseScorer) and _has_hook(scorer):
         return scorer._checked(criteria, pages)
     if not pages:
         return Scores(tuple(() for _ in criteria))
@@ -306,7 +313,7 @@ async def ascores_of(
 ) -> Scores:
     """The async twin of :func:`scores_of`: a native async path where the scorer has one,
     else its sync path in a worker thread."""
-    if isinstance(scorer, BaseScorer):
+    if isinstance(scorer, BaseScorer) and _has_hook(scorer):
         return await scorer._achecked(criteria, pages)
     if not pages:
         return Scores(tuple(() for _ in criteria))
