@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 
 from ctxcompress import Criterion, SQLiteCache
+from ctxcompress._evaluation import _metrics as m
+from ctxcompress._scorers._bm25 import BM25Scorer, _Index
+from ctxcompress._scorers._default._embedded import minilm_model_dir
 from ctxcompress._scorers._default._scorer import (
     FeatureInputs,
     FusionParams,
@@ -40,9 +43,6 @@ from ctxcompress._scorers._default._scorer import (
     load_fusion_params,
     token_matrices,
 )
-from ctxcompress._scorers._default._embedded import minilm_model_dir
-from ctxcompress._evaluation import _metrics as m
-from ctxcompress._scorers._bm25 import BM25Scorer, _Index
 from ctxcompress._scorers._onnx import BiEncoder, BiEncoderScorer
 from ctxcompress.evaluation import EvalDataset, load_dataset
 

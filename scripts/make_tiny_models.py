@@ -191,7 +191,10 @@ DECODER_MAX_LENGTH = 384
 
 
 def decoder_tokenizer() -> Tokenizer:
-    from ctxcompress._scorers._onnx._decoder import QWEN3_RERANKER_INSTRUCTION, QWEN3_RERANKER_TEMPLATE
+    from ctxcompress._scorers._onnx._decoder import (
+        QWEN3_RERANKER_INSTRUCTION,
+        QWEN3_RERANKER_TEMPLATE,
+    )
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -215,7 +218,10 @@ def make_decoder_reranker() -> None:
 
     from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
-    from ctxcompress._scorers._onnx._decoder import QWEN3_RERANKER_INSTRUCTION, QWEN3_RERANKER_TEMPLATE
+    from ctxcompress._scorers._onnx._decoder import (
+        QWEN3_RERANKER_INSTRUCTION,
+        QWEN3_RERANKER_TEMPLATE,
+    )
     from ctxcompress._scorers._onnx._export import export_decoder_reranker
 
     tok = decoder_tokenizer()

@@ -318,6 +318,8 @@ async def ascores_of(
     if not pages:
         return Scores(tuple(() for _ in criteria))
     native = getattr(scorer, "ascore_batch", None)
+    if isinstance(scorer, BaseScorer) and type(scorer).ascore_batch is BaseScorer.ascore_batch:
+        native = None  # it would reach the missing hook: its own score_batch, in a thread
     if native is not None:
         rows = await native(list(criteria), _positional(pages))
     elif isinstance(scorer, Scorer):
