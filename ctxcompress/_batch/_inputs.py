@@ -145,7 +145,9 @@ class DocumentSource:
         for number, line in _read_lines(self.path):
             where = f"{self.path.name} line {number}"
             item = _json_object(line, where)
-            doc = Document.from_fields(item.get("doc_id"), item.get("pages"), item.get("text"), where)
+            doc = Document.from_fields(
+                item.get("doc_id"), item.get("pages"), item.get("text"), where
+            )
             yield where, doc
 
     def _iter_parquet(self) -> Iterator[tuple[str, Document]]:

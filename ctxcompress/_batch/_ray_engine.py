@@ -9,6 +9,7 @@ Ray tasks, so the pool must leave them a CPU: on 2 CPUs a pool that takes both s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -119,7 +120,9 @@ class _CompressActor:
         rows = []
         for item in batch.to_pylist():
             where = f"document {item.get('doc_id')!r}"
-            doc = Document.from_fields(item.get("doc_id"), item.get("pages"), item.get("text"), where)
+            doc = Document.from_fields(
+                item.get("doc_id"), item.get("pages"), item.get("text"), where
+            )
             criteria = self.plan.for_doc(doc.doc_id)
             if not criteria:
                 raise InvalidInputError(f"{where} has no criteria")
@@ -129,10 +132,15 @@ class _CompressActor:
 
 def default_actors(cpus_per_actor: float, gpus_per_actor: float) -> int:
     """One actor per GPU share, else per CPU share of all CPUs but one (Ray's own tasks)."""
-    resources = ray.cluster_resources()
+    resources = _cluster_resources()
     if gpus_per_actor > 0:
         return max(1, int(resources.get("GPU", 0) // gpus_per_actor))
     return max(1, int((resources.get("CPU", 1) - 1) // cpus_per_actor))
+
+
+def _cluster_resources() -> dict[str, float]:
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return resources
 
 
 def compress_dataset(
@@ -174,7 +182,7 @@ def compress_dataset(
         _check_positive("actors", actors, integer=True)
     plan = _plan(criteria)
     size = actors if actors is not None else default_actors(cpus_per_actor, gpus_per_actor)
-    total_cpus = ray.cluster_resources().get("CPU", 0)
+    total_cpus = _cluster_resources().get("CPU", 0)
     if gpus_per_actor == 0 and size * cpus_per_actor >= total_cpus:
         logger.warning(
             "%d actors x %g CPUs take all %g CPUs of the cluster; Ray's read and write tasks "
@@ -278,13 +286,14 @@ def read_documents(source: DocumentSource, skip: Collection[str]) -> Dataset:
     frozen = frozenset(skip)
     if source.is_parquet:
         columns = source.parquet_columns()
-        raw = ray.data.read_parquet([str(p) for p in source.parquet_files()], columns=columns)
+        files = [str(p) for p in source.parquet_files()]
+        raw = ray.data.read_parquet(files).select_columns(columns)
         parsed: Dataset = raw.map_batches(
-            _from_parquet, fn_kwargs={"skip": frozen}, batch_format="pyarrow"
+            functools.partial(_from_parquet, skip=frozen), batch_format="pyarrow"
         )
         return parsed
     lines = ray.data.read_text(str(source.path))
-    parsed = lines.map_batches(_parse_jsonl, fn_kwargs={"skip": frozen}, batch_format="pyarrow")
+    parsed = lines.map_batches(functools.partial(_parse_jsonl, skip=frozen), batch_format="pyarrow")
     return parsed
 
 
@@ -327,8 +336,7 @@ def run_ray(
             union_max_tokens=union_max_tokens,
         )
         written = results.map_batches(
-            _write_results,
-            fn_kwargs={"root": out_root},
+            functools.partial(_write_results, root=out_root),
             batch_format="pyarrow",
             batch_size=None,
         )

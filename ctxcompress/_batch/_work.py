@@ -28,8 +28,8 @@ from ._inputs import Document
 __all__ = [
     "DocumentResult",
     "DocumentWorker",
-    "RunStats",
     "OnError",
+    "RunStats",
     "ScorerArg",
     "build_scorer",
     "onnx_tuning",

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import InvalidInputError, build_policy, load_token_counter
-from .._batch._inputs import CriteriaPlan, DocumentIndex, DocumentSource, read_criteria, scan_documents
+from .._batch._inputs import (
+    CriteriaPlan,
+    DocumentIndex,
+    DocumentSource,
+    read_criteria,
+    scan_documents,
+)
 from .._batch._local import run_local
 from .._batch._output import OutputDir
 from .._batch._work import DocumentWorker, RunStats, onnx_tuning

@@ -26,10 +26,21 @@ def main() -> None:
         {"doc_id": "pa-0004", "text": _with_markers(pages[30:40])},
     ]
     criteria = [
-        {"id": "diagnosis", "criterion": "Is there a documented diagnosis of moderate to severe rheumatoid arthritis?"},
+        {
+            "id": "diagnosis",
+            "criterion": "Is there a documented diagnosis of moderate to severe rheumatoid arthritis?",
+        },
         {"id": "mtx_failure", "criterion": "Is a failed trial of methotrexate documented?"},
-        {"id": "tb_screen", "doc_id": "pa-0002", "criterion": "Was TB screening negative within 12 months?"},
-        {"id": "prescriber", "doc_id": "pa-0001", "criterion": "Is the prescriber a rheumatologist?"},
+        {
+            "id": "tb_screen",
+            "doc_id": "pa-0002",
+            "criterion": "Was TB screening negative within 12 months?",
+        },
+        {
+            "id": "prescriber",
+            "doc_id": "pa-0001",
+            "criterion": "Is the prescriber a rheumatologist?",
+        },
     ]
     _write(HERE / "documents.jsonl", documents)
     _write(HERE / "criteria.jsonl", criteria)
