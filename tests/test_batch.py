@@ -33,7 +33,9 @@ from .batch_helpers import (
 TINY = ROOT / "tests" / "fixtures" / "tiny-bert-cross-encoder"
 
 
-def _inputs(tmp_path: Path, docs: list[dict[str, Any]], criteria: list[dict[str, Any]]) -> list[str]:
+def _inputs(
+    tmp_path: Path, docs: list[dict[str, Any]], criteria: list[dict[str, Any]]
+) -> list[str]:
     d = write_jsonl(tmp_path / "docs.jsonl", docs)
     c = write_jsonl(tmp_path / "criteria.jsonl", criteria)
     return ["batch", "--documents", str(d), "--criteria", str(c)]
@@ -125,13 +127,29 @@ def test_parquet_documents(tmp_path: Path) -> None:
     ("docs_text", "criteria", "message"),
     [
         ('{"pages": ["a"]}\n', SHARED, "docs.jsonl line 1: doc_id"),
-        ('{"doc_id": "a", "pages": ["x"]}\n{"doc_id": "b"}\n', SHARED, "line 2: document 'b' has no"),
+        (
+            '{"doc_id": "a", "pages": ["x"]}\n{"doc_id": "b"}\n',
+            SHARED,
+            "line 2: document 'b' has no",
+        ),
         ('{"doc_id": "a", "pages": ["  "]}\n', SHARED, "line 1: document 'a' has no pages"),
-        ('{"doc_id": "a", "text": "x"}\n\n{"doc_id": "a", "text": "y"}\n', SHARED, "line 3: duplicate doc_id 'a' (first at docs.jsonl line 1)"),
+        (
+            '{"doc_id": "a", "text": "x"}\n\n{"doc_id": "a", "text": "y"}\n',
+            SHARED,
+            "line 3: duplicate doc_id 'a' (first at docs.jsonl line 1)",
+        ),
         ('{"doc_id": "a", "text": "x"}\nnot json\n', SHARED, "docs.jsonl line 2: invalid JSON"),
-        ('{"doc_id": "a", "text": "x"}\n', [{"id": "q", "criterion": "?", "doc_id": "zz"}], "criteria.jsonl line 1: doc_id 'zz' is not in the documents"),
+        (
+            '{"doc_id": "a", "text": "x"}\n',
+            [{"id": "q", "criterion": "?", "doc_id": "zz"}],
+            "criteria.jsonl line 1: doc_id 'zz' is not in the documents",
+        ),
         ('{"doc_id": "a", "text": "x"}\n', [{"id": "q"}], "criteria.jsonl line 1: criterion"),
-        ('{"doc_id": "a", "text": "x"}\n{"doc_id": "b", "text": "y"}\n', [{"id": "q", "criterion": "?", "doc_id": "a"}], "document 'b' has no criteria"),
+        (
+            '{"doc_id": "a", "text": "x"}\n{"doc_id": "b", "text": "y"}\n',
+            [{"id": "q", "criterion": "?", "doc_id": "a"}],
+            "document 'b' has no criteria",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error_before_work(
@@ -149,7 +167,9 @@ def test_bad_input_is_one_clear_error_before_work(
     assert not out.exists()  # nothing started
 
 
-def test_unreadable_files_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_files_and_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     docs = make_documents(2)
     argv = _inputs(tmp_path, docs, SHARED)
     binary = tmp_path / "docs.parquet"
@@ -170,7 +190,9 @@ def test_unreadable_files_and_usage_errors(tmp_path: Path, capsys: pytest.Captur
     assert "not empty: give --resume" in capsys.readouterr().err
 
 
-def test_failing_document_becomes_error_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failing_document_becomes_error_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     register_scheme("test-failing", lambda _arg, **_opts: FailingScorer("FAIL-HERE"))
     docs = make_documents(3)
     docs.append({"doc_id": "bad", "pages": ["FAIL-HERE intro", "second page", "third"]})
@@ -292,3 +314,14 @@ def test_sigkill_then_resume_gives_every_row_once(tmp_path: Path) -> None:
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["totals"]["documents"] == 150
     assert manifest["this_run"]["skipped_documents"] >= 4 * 5
+
+
+def test_bundled_sample_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The README's example input: 4 documents, 2 shared criteria and 2 of one document's own.
+    sample = ROOT / "examples" / "batch"
+    out = tmp_path / "out"
+    argv = ["batch", "--documents", str(sample / "documents.jsonl")]
+    argv += ["--criteria", str(sample / "criteria.jsonl"), "--out", str(out), "--scorer", "bm25"]
+    assert main(argv) == 0
+    assert "batch: 4 documents, 10 pairs" in capsys.readouterr().out
+    assert len(read_rows(out, "selections")) == 10

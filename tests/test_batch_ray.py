@@ -60,7 +60,9 @@ def test_ray_engine_equals_local_engine_and_compressor(tmp_path: Path) -> None:
     docs = make_documents(8)
     criteria = make_criteria(docs)
     argv = _argv(tmp_path, docs, criteria)
-    assert main([*argv, "--engine", "ray", "--out", str(tmp_path / "ray"), "--batch-size", "3"]) == 0
+    assert (
+        main([*argv, "--engine", "ray", "--out", str(tmp_path / "ray"), "--batch-size", "3"]) == 0
+    )
     assert main([*argv, "--out", str(tmp_path / "local")]) == 0
     assert_matches_compressor(tmp_path / "ray", docs, criteria)
     for sub in ("selections", "union"):

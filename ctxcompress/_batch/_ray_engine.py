@@ -66,10 +66,12 @@ def _plan(criteria: CriteriaArg | CriteriaPlan) -> CriteriaPlan:
     if isinstance(criteria, CriteriaPlan):
         return criteria
     if isinstance(criteria, Mapping):
+        # Plain strings are numbered across the whole mapping, so that a document's shared
+        # and own criteria never share an id.
+        pairs = [(c, doc) for doc, group in criteria.items() for c in group]
         items = [
             (_criterion(c, i), None if doc is None else str(doc))
-            for doc, group in criteria.items()
-            for i, c in enumerate(group)
+            for i, (c, doc) in enumerate(pairs)
         ]
     elif isinstance(criteria, Sequence) and not isinstance(criteria, str):
         items = [(_criterion(c, i), None) for i, c in enumerate(criteria)]
