@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .._exceptions import CtxCompressError
 from .._version import __version__
-from . import _cache, _compress, _eval, _export, _score
+from . import _batch, _cache, _compress, _eval, _export, _score
 from ._common import UsageError
 
 __all__ = ["main"]
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _compress.add_parser(sub)
+    _batch.add_parser(sub)
     _score.add_parsers(sub)
     _eval.add_parsers(sub)
     _export.add_parser(sub)

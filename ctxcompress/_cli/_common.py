@@ -68,8 +68,12 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
-    """Build the scorer named by --scorer (and --base-url); bad specs are usage errors."""
+def scorer_from_args(args: argparse.Namespace, **tuning: object) -> BaseScorer:
+    """Build the scorer named by --scorer (and --base-url); bad specs are usage errors.
+
+    ``tuning`` adds options the command line did not set (the batch engine's per-actor
+    ONNX threads and provider); options given on the command line win.
+    """
     options: dict[str, object] = {}
     if args.base_url:
         options["base_url"] = args.base_url
@@ -80,6 +84,8 @@ def scorer_from_args(args: argparse.Namespace) -> BaseScorer:
         options["providers"] = args.providers if named else args.providers.split(",")
     if getattr(args, "device_id", None) is not None:
         options["device_id"] = args.device_id
+    for key, value in tuning.items():
+        options.setdefault(key, value)
     cache = SQLiteCache(args.cache) if getattr(args, "cache", None) else None
     if cache is not None and args.scorer.split(":")[0] in ("default", "bi-encoder"):
         # The same file also keeps page embeddings: new criteria on a document seen before
@@ -211,7 +217,7 @@ class ProgressBar:
         width = 30
         filled = width * done // total if total else width
         self.stream.write(
-            f"\rscoring [{'#' * filled}{'.' * (width - filled)}] {done}/{total} pairs"
+            f"\rscoring [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.unit}"
         )
         self._drawn = True
         if done >= total:
