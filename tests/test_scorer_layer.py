@@ -270,3 +270,18 @@ def test_a_subclass_that_overrides_score_batch_instead_of_the_hook_still_works()
     result = Compressor(Legacy(), TopK(1), "whitespace").compress(PAGES, ["q1", "q2"])
     assert [d.score for d in result.selections[1].decisions] == [0.5] * len(PAGES)
     assert anyio.run(Compressor(Legacy(), TopK(1), "whitespace").acompress, PAGES, "q")
+
+
+def test_the_readmes_own_scorer_example_runs_through_everything() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def _score(" in b)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    keyword = namespace["KeywordScorer"]
+    scorer = keyword()  # type: ignore[operator]
+    result = Compressor(scorer, TopK(1), "whitespace").compress(PAGES, ["Methotrexate failed"])
+    assert result.selections[0].decisions[0].note == "scored from the first word only"
+    assert Cascade(BM25Scorer(), keyword(), keep=2).score_batch(["Billing"], PAGES)  # type: ignore[operator]
+    assert CachedScorer(keyword()).score_batch(["Billing"], PAGES)[0][1] == 0.9  # type: ignore[operator]
