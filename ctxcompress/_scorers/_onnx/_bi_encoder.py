@@ -29,10 +29,9 @@ from ..._exceptions import InvalidInputError
 from ..._types import Criterion, Page
 from .._base import BaseScorer, Scores, query_text
 from ._description import (
-    ModelDescription,
     file_fingerprint,
 )
-from ._session import Providers, open_model
+from ._session import OnnxModelUser, Providers, SessionOptions, open_model
 
 __all__ = [
     "BiEncoder",
@@ -49,7 +48,7 @@ TOKEN_OUTPUT = "token_embeddings"
 TOKEN_CACHE_ENTRIES = 512
 
 
-class BiEncoder:
+class BiEncoder(OnnxModelUser):
     """Embeds texts with the bi-encoder in ``model_dir``.
 
     ``window`` is the number of text tokens per window (default: the model's max length
@@ -76,25 +75,13 @@ class BiEncoder:
         io_binding: bool | None = None,
         device_id: int = 0,
     ) -> None:
-        opened = open_model(
-            model_dir,
-            "bi-encoder",
-            precision=precision,
-            providers=providers,
-            cpu_precision="int8",
-            window_stride=window_stride,
-            batch_tokens=batch_tokens,
-            strict=strict,
-            intra_op_threads=intra_op_threads,
-            io_binding=io_binding,
-            device_id=device_id,
-        )
+        session = SessionOptions(
+            precision, providers, window_stride, batch_tokens, strict, intra_op_threads,
+            io_binding, device_id,
+        )  # fmt: skip
+        opened = open_model(model_dir, "bi-encoder", session, cpu_precision="int8")
+        self._adopt(opened)
         root, onnx_file = opened.root, opened.onnx_file
-        self.description: ModelDescription = opened.description
-        self.session = opened.session
-        self._runner = opened.runner
-        self.input_names = opened.input_names
-        self.tokenizer = opened.tokenizer
         self.tokenizer.no_truncation()
         # The special tokens a single text is wrapped in ([CLS] ... [SEP] for BERT).
         wrapped = self.tokenizer.encode("", add_special_tokens=True).ids

@@ -20,11 +20,10 @@ from ..._types import Criterion, Page
 from .._base import BaseScorer, PageNote, Scores, query_text
 from ._description import (
     PRECISION_FILES,
-    ModelDescription,
     file_fingerprint,
 )
 from ._pair_template import EncodedPair, JoinedPair, PairTemplate
-from ._session import Providers, open_model
+from ._session import OnnxModelUser, Providers, SessionOptions, open_model
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
 
@@ -37,7 +36,7 @@ CPU_BATCH_TOKENS = 8192
 GPU_BATCH_TOKENS = 65536
 
 
-class CrossEncoderScorer(BaseScorer):
+class CrossEncoderScorer(OnnxModelUser, BaseScorer):
     """Scores with a cross-encoder exported to ``model_dir`` (see ``ModelDescription``).
 
     ``precision`` picks ``model.onnx`` (fp32), ``model_fp16.onnx`` or ``model_int8.onnx``;
@@ -75,27 +74,15 @@ class CrossEncoderScorer(BaseScorer):
             raise InvalidInputError(
                 f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
             )
-        opened = open_model(
-            model_dir,
-            self.kind,
-            precision=precision,
-            providers=providers,
-            cpu_precision="fp32",
-            window_stride=window_stride,
-            batch_tokens=batch_tokens,
-            strict=strict,
-            intra_op_threads=intra_op_threads,
-            io_binding=io_binding,
-            device_id=device_id,
-        )
+        session = SessionOptions(
+            precision, providers, window_stride, batch_tokens, strict, intra_op_threads,
+            io_binding, device_id,
+        )  # fmt: skip
+        opened = open_model(model_dir, self.kind, session, cpu_precision="fp32")
+        self._adopt(opened)
         from tokenizers import Tokenizer
 
         root, onnx_file = opened.root, opened.onnx_file
-        self.description: ModelDescription = opened.description
-        self.session = opened.session
-        self._runner = opened.runner
-        self.input_names = opened.input_names
-        self.tokenizer = opened.tokenizer
         # Pairs are truncated (a safety net behind windowing); single texts are measured whole.
         self._measure = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._measure.no_padding()

@@ -22,10 +22,12 @@ from ..._exceptions import (
     MissingDependencyError,
     ProviderFallbackWarning,
 )
-from ._description import PRECISION_FILES, model_file, read_description
+from ._description import PRECISION_FILES, ModelDescription, model_file, read_description
 
 __all__ = [
+    "OnnxModelUser",
     "OpenedModel",
+    "SessionOptions",
     "SessionRunner",
     "create_session",
     "default_precision",
@@ -198,7 +200,7 @@ class OpenedModel:
     """A model directory's description, checked session, runner and tokenizer."""
 
     root: Path
-    description: Any  # ModelDescription
+    description: ModelDescription
     precision: str
     onnx_file: Path
     session: Any
@@ -207,19 +209,43 @@ class OpenedModel:
     tokenizer: Any  # tokenizers.Tokenizer, no padding
 
 
+class OnnxModelUser:
+    """What an ONNX scorer keeps of its opened model directory."""
+
+    description: ModelDescription
+    session: Any
+    _runner: SessionRunner
+    input_names: list[str]
+    tokenizer: Any
+
+    def _adopt(self, opened: OpenedModel) -> None:
+        self.description = opened.description
+        self.session = opened.session
+        self._runner = opened.runner
+        self.input_names = opened.input_names
+        self.tokenizer = opened.tokenizer
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """The options every ONNX scorer's constructor takes and hands to :func:`open_model`."""
+
+    precision: str | None
+    providers: Providers
+    window_stride: float
+    batch_tokens: int | None
+    strict: bool
+    intra_op_threads: int | None
+    io_binding: bool | None
+    device_id: int = 0
+
+
 def open_model(
     model_dir: str | os.PathLike[str],
     kind: str,
+    options: SessionOptions,
     *,
-    precision: str | None,
-    providers: Providers,
     cpu_precision: Literal["fp32", "int8"],
-    window_stride: float,
-    batch_tokens: int | None,
-    strict: bool,
-    intra_op_threads: int | None,
-    io_binding: bool | None,
-    device_id: int = 0,
 ) -> OpenedModel:
     """What every ONNX scorer does first: read and check the directory's description,
     validate the shared options, pick the precision's file and start its session."""
@@ -231,20 +257,21 @@ def open_model(
     description = read_description(root)
     if description.kind != kind:
         raise InvalidInputError(f"{root} holds a {description.kind}, not a {kind}")
-    if not 0 < window_stride <= 1:
-        raise InvalidInputError(f"window_stride must be in (0, 1], got {window_stride!r}")
-    if batch_tokens is not None and batch_tokens < 1:
-        raise InvalidInputError(f"batch_tokens must be >= 1, got {batch_tokens!r}")
-    if isinstance(device_id, bool) or not isinstance(device_id, int) or device_id < 0:
-        raise InvalidInputError(f"device_id must be an int >= 0 (a GPU index), got {device_id!r}")
-    precision = precision or default_precision(root, providers, cpu=cpu_precision)
+    o = options
+    if not 0 < o.window_stride <= 1:
+        raise InvalidInputError(f"window_stride must be in (0, 1], got {o.window_stride!r}")
+    if o.batch_tokens is not None and o.batch_tokens < 1:
+        raise InvalidInputError(f"batch_tokens must be >= 1, got {o.batch_tokens!r}")
+    if isinstance(o.device_id, bool) or not isinstance(o.device_id, int) or o.device_id < 0:
+        raise InvalidInputError(f"device_id must be an int >= 0 (a GPU index), got {o.device_id!r}")
+    precision = o.precision or default_precision(root, o.providers, cpu=cpu_precision)
     onnx_file = model_file(root, precision)
     session = create_session(
         onnx_file,
-        providers,
-        strict=strict,
-        device_id=device_id,
-        intra_op_threads=intra_op_threads,
+        o.providers,
+        strict=o.strict,
+        device_id=o.device_id,
+        intra_op_threads=o.intra_op_threads,
     )
     tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
     tokenizer.no_padding()
@@ -254,7 +281,7 @@ def open_model(
         precision=precision,
         onnx_file=onnx_file,
         session=session,
-        runner=SessionRunner(session, io_binding=io_binding, device_id=device_id),
+        runner=SessionRunner(session, io_binding=options.io_binding, device_id=options.device_id),
         input_names=[i.name for i in session.get_inputs()],
         tokenizer=tokenizer,
     )
