@@ -225,8 +225,9 @@ def _save(onnx: Any, model: Any, path: Path) -> bool:
 
 def _fuse(onnx_file: Path, spec: ModelSpec, external: bool) -> None:
     """onnxruntime's BERT fusion (attention, embedding + LayerNorm, bias + GELU, skip +
-    LayerNorm), in place, as ``_export._fuse_transformer_ops`` does for torch exports
-    (that one cannot keep external data)."""
+    LayerNorm), in place, as ``_export._fuse_transformer_ops`` does for torch exports;
+    that one imports torch (through onnxruntime, see below) and cannot keep external
+    data."""
     from onnxruntime.transformers.optimizer import optimize_model
 
     # It warns that the producer is not "pytorch": true, and the fusion is checked below.
@@ -234,8 +235,16 @@ def _fuse(onnx_file: Path, spec: ModelSpec, external: bool) -> None:
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
+        # opt_level 0: the Python fusions alone. Level 1 (the default for "bert") first
+        # runs onnxruntime's basic optimisations through a function that imports torch
+        # (to ask whether it is a ROCm build); the built graph has none of the export
+        # clutter those would fold away.
         optimized = optimize_model(
-            str(onnx_file), model_type="bert", num_heads=spec.heads, hidden_size=spec.hidden
+            str(onnx_file),
+            model_type="bert",
+            num_heads=spec.heads,
+            hidden_size=spec.hidden,
+            opt_level=0,
         )
     finally:
         quiet.setLevel(level)
