@@ -56,10 +56,13 @@ class BuildReport:
 
 
 def _require() -> Any:
+    """The onnx module, once onnx and onnxruntime (fusion, quantisation) are known to be
+    installed: a missing one is named before any work."""
     try:
         import onnx
+        import onnxruntime  # noqa: F401
     except ImportError as exc:
-        raise MissingDependencyError("onnx", "cpu", "building ONNX graphs") from exc
+        raise MissingDependencyError(exc.name or "onnx", "cpu", "building ONNX graphs") from exc
     return onnx
 
 
