@@ -36,6 +36,7 @@ from ._exceptions import (
     ScoringError,
     TokenizerUnavailableError,
     UnknownScorerError,
+    UnsupportedModelError,
 )
 from ._policies import (
     DEFAULT_POLICY,
@@ -160,6 +161,7 @@ __all__ = [
     "TopK",
     "UnionSelection",
     "UnknownScorerError",
+    "UnsupportedModelError",
     "WhitespaceTokenCounter",
     "__version__",
     "build_policy",

@@ -5,7 +5,8 @@ The tree::
     CtxCompressError                 base of everything below
     ├── InvalidInputError            bad arguments or input (also a ValueError)
     │   ├── InvalidPolicyError       a policy built with impossible parameters
-    │   └── UnknownScorerError       a scorer spec with no registered scheme
+    │   ├── UnknownScorerError       a scorer spec with no registered scheme
+    │   └── UnsupportedModelError    a model whose architecture the torch-free builder lacks
     ├── MissingDependencyError       an optional extra is not installed (also an ImportError)
     ├── TokenizerUnavailableError    a tokenizer's files cannot be found or fetched
     ├── ExecutionProviderError       a requested ONNX execution provider did not load (strict)
@@ -54,6 +55,7 @@ __all__ = [
     "ScoringError",
     "TokenizerUnavailableError",
     "UnknownScorerError",
+    "UnsupportedModelError",
 ]
 
 
@@ -144,6 +146,11 @@ class ProviderFallbackWarning(UserWarning):
 class DefaultScorerFallbackWarning(UserWarning):
     """The embedded default scorer could not be built (its extra is missing), so
     ``default`` runs BM25 alone."""
+
+
+class UnsupportedModelError(InvalidInputError):
+    """A model whose architecture (or one of its options) the torch-free graph builder
+    does not know; ``ctxcompress export`` (torch) handles more."""
 
 
 class UsageError(Exception):

@@ -64,6 +64,7 @@ EXPECTED = {
     "TopK",
     "UnionSelection",
     "UnknownScorerError",
+    "UnsupportedModelError",
     "WhitespaceTokenCounter",
     "__version__",
     "chunk_text",
