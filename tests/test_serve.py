@@ -8,7 +8,6 @@ import asyncio
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -155,7 +154,9 @@ def test_our_remote_scorers_work_against_it(server: ServerProcess, local: object
 
 
 def test_compress_endpoint_matches_the_python_api(server: ServerProcess, local: object) -> None:
-    pages = [f"page {i}: " + " ".join(random.Random(100 + i).choices(WORDS, k=40)) for i in range(12)]
+    pages = [
+        f"page {i}: " + " ".join(random.Random(100 + i).choices(WORDS, k=40)) for i in range(12)
+    ]
     criteria = [
         {"id": "m", "text": QUERY},
         {"id": "tb", "text": "Was tuberculosis screening negative?", "instruction": "Be strict."},
@@ -175,7 +176,9 @@ def test_compress_endpoint_matches_the_python_api(server: ServerProcess, local: 
         .compress(pages, crits)
         .to_dict()
     )
-    assert [c["kept_indices"] for c in got["criteria"]] == [c["kept_indices"] for c in want["criteria"]]
+    assert [c["kept_indices"] for c in got["criteria"]] == [
+        c["kept_indices"] for c in want["criteria"]
+    ]
     assert got["union"] == want["union"]
     for g, w in zip(got["criteria"], want["criteria"], strict=True):
         for gd, wd in zip(g["decisions"], w["decisions"], strict=True):

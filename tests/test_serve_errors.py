@@ -87,7 +87,9 @@ def test_bad_bodies_are_4xx_in_the_apis_shape(server: ServerProcess, route: str)
     assert malformed.status_code in (400, 422)
     assert "JSON" in message(route, malformed)
 
-    missing_query = post(server, route, json={k: v for k, v in body(route, "q", ["a"]).items() if k != "query"})
+    missing_query = post(
+        server, route, json={k: v for k, v in body(route, "q", ["a"]).items() if k != "query"}
+    )
     assert missing_query.status_code == invalid
     assert "query" in message(route, missing_query) or route == ZE
     blank_query = post(server, route, json=body(route, "   ", ["a"]))
@@ -145,16 +147,29 @@ def test_compress_errors(server: ServerProcess) -> None:
 
 @pytest.mark.parametrize("route", [ZE, COHERE, TEI, "/v1/compress", "/info", "/metrics"])
 def test_a_key_is_required(server: ServerProcess, route: str) -> None:
-    payload = body(route, "q", ["a"]) if route != "/v1/compress" else {"pages": ["a"], "criteria": ["q"]}
+    payload = (
+        body(route, "q", ["a"]) if route != "/v1/compress" else {"pages": ["a"], "criteria": ["q"]}
+    )
     method = "GET" if route in ("/info", "/metrics") else "POST"
     for headers in ({}, {"Authorization": "Bearer sk-wrong-key"}, {"Authorization": KEY}):
         answer = httpx.request(
-            method, f"{server.base_url}{route}", json=payload if method == "POST" else None, headers=headers
+            method,
+            f"{server.base_url}{route}",
+            json=payload if method == "POST" else None,
+            headers=headers,
         )
         assert answer.status_code == 401, (headers, answer.text)
         assert answer.headers["www-authenticate"] == "Bearer"
         assert "API key" in message(route, answer)
-    assert httpx.request(method, f"{server.base_url}{route}", json=payload if method == "POST" else None, headers=AUTH).status_code == 200
+    assert (
+        httpx.request(
+            method,
+            f"{server.base_url}{route}",
+            json=payload if method == "POST" else None,
+            headers=AUTH,
+        ).status_code
+        == 200
+    )
     # Probes need no key.
     assert httpx.get(f"{server.base_url}/health").status_code == 200
 
@@ -201,7 +216,9 @@ def test_a_full_queue_answers_429_with_retry_after(server: ServerProcess) -> Non
         answers[name] = post(server, TEI, json=body(TEI, query, [f"doc {i}" for i in range(n)]))
 
     def queued() -> float:
-        return metric(httpx.get(f"{server.base_url}/metrics", headers=AUTH).text, "ctxcompress_queue_pairs")
+        return metric(
+            httpx.get(f"{server.base_url}/metrics", headers=AUTH).text, "ctxcompress_queue_pairs"
+        )
 
     threads = [threading.Thread(target=send, args=("held", "WAIT"))]
     threads[0].start()

@@ -106,7 +106,10 @@ def test_health_is_503_while_loading(tmp_path: Path) -> None:
         assert early.headers["retry-after"] == "1"
         gate.touch()
         srv.wait_until(200)
-        assert httpx.post(f"{srv.base_url}/rerank", json={"query": "q", "texts": ["a"]}).status_code == 200
+        assert (
+            httpx.post(f"{srv.base_url}/rerank", json={"query": "q", "texts": ["a"]}).status_code
+            == 200
+        )
     finally:
         gate.touch()
         assert srv.terminate() == 0
