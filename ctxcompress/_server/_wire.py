@@ -6,6 +6,7 @@ handlers never build an error body themselves.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -80,7 +81,5 @@ class Wire(ABC, Generic[ReqT]):
         """The JSON value of an error answer, in this API's documented shape."""
 
     def error_response(self, error: ApiError) -> Response:
-        import json
-
         body = json.dumps(self.error_body(error), ensure_ascii=False).encode()
         return json_response(body, error.status, error.headers())
