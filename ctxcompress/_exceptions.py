@@ -28,16 +28,21 @@ And the warnings, each a UserWarning::
     OnnxRuntimeConflictWarning       onnxruntime and onnxruntime-gpu are both installed
     DefaultScorerFallbackWarning     the default scorer's extra is missing; running BM25 alone
 
-Three more are internal, raised and caught inside the package (not in ``__all__``)::
+More are internal, raised and caught inside the package (not in ``__all__``)::
 
     UsageError                       the CLI's: a command line that cannot be acted on (exit 2)
     WireError                        a rerank API's body without the documented shape
     └── NotJSONError                 a body that is not JSON at all
+    ApiError                         the server's: an error answer (status, kind, message)
+    QueueFullError                   the server's queue holds too many pairs (a 429)
+    JobTooLargeError                 one request has more pairs than the whole queue may hold
 
 Messages name the offending value and never contain secrets.
 """
 
 from __future__ import annotations
+
+from typing import Any, Literal
 
 __all__ = [
     "CtxCompressError",
@@ -195,3 +200,60 @@ class WireError(ValueError):
 
 class NotJSONError(WireError):
     """A response body that is not JSON at all."""
+
+
+ErrorKind = Literal[
+    "invalid_json",  # the body is not JSON
+    "invalid_request",  # JSON, but not the documented shape or values
+    "empty",  # no documents to rank
+    "too_large",  # body over --max-request-bytes, or more documents/pairs than allowed
+    "unauthorized",  # missing or wrong API key
+    "overloaded",  # the queue is full: retry later
+    "scorer_failed",  # the scorer raised: the reason is in the message
+    "unavailable",  # loading the model or draining for shutdown
+    "internal",  # a bug in the server
+]
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, kind, a message for the caller, optional details."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: ErrorKind,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.retry_after = retry_after
+        # Field-level validation errors (location and message, never the input itself).
+        self.details = details or []
+
+    def headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.kind == "unauthorized":
+            headers["WWW-Authenticate"] = "Bearer"
+        return headers
+
+
+class QueueFullError(Exception):
+    """The queue holds too many pairs; ``retry_after`` estimates when there is room."""
+
+    def __init__(self, queued: int, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"the server is overloaded: {queued} pairs are queued (limit {limit}); "
+            f"retry in {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
+class JobTooLargeError(Exception):
+    """One request has more pairs than the whole queue may hold."""
