@@ -23,6 +23,7 @@ And the warnings, each a UserWarning::
 
     ProviderFallbackWarning          a GPU execution provider did not load; running on the CPU
     DefaultScorerFallbackWarning     the default scorer's extra is missing; running BM25 alone
+    RemoteTruncationWarning          a rerank server truncates long pages: the rest is not scored
 
 Three more are internal, raised and caught inside the package (not in ``__all__``)::
 
@@ -50,6 +51,7 @@ __all__ = [
     "RemoteResponseError",
     "RemoteServerError",
     "RemoteTimeoutError",
+    "RemoteTruncationWarning",
     "ScorerOutputError",
     "ScoringError",
     "TokenizerUnavailableError",
@@ -144,6 +146,11 @@ class ProviderFallbackWarning(UserWarning):
 class DefaultScorerFallbackWarning(UserWarning):
     """The embedded default scorer could not be built (its extra is missing), so
     ``default`` runs BM25 alone."""
+
+
+class RemoteTruncationWarning(UserWarning):
+    """A rerank server cannot say how long a page may be (no ``/info`` or ``/tokenize``), so
+    long pages are sent whole with truncation on: text past the model's input is not scored."""
 
 
 class UsageError(Exception):

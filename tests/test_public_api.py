@@ -51,6 +51,7 @@ EXPECTED = {
     "RemoteResponseError",
     "RemoteServerError",
     "RemoteTimeoutError",
+    "RemoteTruncationWarning",
     "ScoredPage",
     "Scorer",
     "ScorerOutputError",
