@@ -27,6 +27,7 @@ And the warnings, each a UserWarning::
     ProviderFallbackWarning          a GPU execution provider did not load; running on the CPU
     OnnxRuntimeConflictWarning       onnxruntime and onnxruntime-gpu are both installed
     DefaultScorerFallbackWarning     the default scorer's extra is missing; running BM25 alone
+    RemoteTruncationWarning          a rerank server truncates long pages: the rest is not scored
 
 More are internal, raised and caught inside the package (not in ``__all__``)::
 
@@ -61,6 +62,7 @@ __all__ = [
     "RemoteResponseError",
     "RemoteServerError",
     "RemoteTimeoutError",
+    "RemoteTruncationWarning",
     "ScorerOutputError",
     "ScoringError",
     "TokenizerUnavailableError",
@@ -188,6 +190,11 @@ class DefaultScorerFallbackWarning(UserWarning):
 class UnsupportedModelError(InvalidInputError):
     """A model whose architecture (or one of its options) the torch-free graph builder
     does not know; ``ctxcompress export`` (torch) handles more."""
+
+
+class RemoteTruncationWarning(UserWarning):
+    """A rerank server cannot say how long a page may be (no ``/info`` or ``/tokenize``), so
+    long pages are sent whole with truncation on: text past the model's input is not scored."""
 
 
 class UsageError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import ssl
 import struct
@@ -31,8 +32,11 @@ PATHS = {
     "jina": "/v1/rerank",
     "voyage": "/v1/rerank",
     "tei": "/rerank",
+    "infinity": "/rerank",
     "openai-compatible": "/v1/rerank",
 }
+# The token a TEI server here counts: a run of non-space characters (byte offsets, as TEI's).
+_TOKEN = re.compile(rb"\S+")
 
 # Faults a request can meet. Response faults corrupt an otherwise correct 200 answer.
 TRANSPORT_FAULTS = ("429", "500", "503", "reset", "timeout")
@@ -63,6 +67,21 @@ class Behaviour:
     tls: ssl.SSLContext | None = None  # serve https with this context
     close_connections: bool = False  # answer with "Connection: close" (no keep-alive)
     idle_timeout: float | None = None  # close a kept-alive connection idle this long
+    path: str | None = None  # serve the rerank route here instead (a gateway's mount)
+    # TEI: the model's max input length (None: no /info, as behind a proxy that hides it)
+    max_input_length: int | None = 512
+    tokenize: bool = True  # TEI: serve /tokenize
+    max_client_batch_size: int = 32
+
+
+@dataclass
+class Recorded:
+    """One request as it arrived: what the SDK comparison tests compare."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: Any
 
 
 @dataclass
@@ -74,6 +93,8 @@ class Stats:
     auth_headers: set[str] = field(default_factory=set)
     peers: set[tuple[str, int]] = field(default_factory=set)  # client (host, port): connections
     proxied: int = 0  # requests whose target was an absolute URL: they came through a proxy
+    recorded: list[Recorded] = field(default_factory=list)
+    truncated: int = 0  # TEI texts cut to the model's input length
 
 
 class RerankServer:
@@ -125,6 +146,19 @@ class RerankServer:
                 roll -= rate
         return None
 
+    def _fit(self, query: str, text: str, truncate: bool | None) -> str:
+        """The text TEI would score: whole if it fits, cut if truncating, else an error."""
+        limit = self.behaviour.max_input_length or 512
+        room = limit - len(_TOKEN.findall(query.encode())) - 3
+        tokens = list(_TOKEN.finditer(text.encode()))
+        if len(tokens) <= room:
+            return text
+        if not truncate:
+            raise ValueError(f"`inputs` must have less than {limit} tokens. Given: {len(tokens)}")
+        with self._lock:
+            self.stats.truncated += 1
+        return text.encode()[: tokens[max(room, 1) - 1].end()].decode("utf-8", "ignore")
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -136,10 +170,29 @@ class RerankServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
 
+            def _record(self, raw: bytes) -> None:
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                entry = Recorded(self.command, self.path, headers, body)
+                if server.behaviour.record:
+                    with server._lock:
+                        server.stats.recorded.append(entry)
+
+            def do_GET(self) -> None:
+                self._record(b"")
+                limit = server.behaviour.max_input_length
+                if server.behaviour.provider != "tei" or self.path != "/info" or limit is None:
+                    return self._send(404, {"error": f"no route {self.path}"})
+                return self._send(200, _tei_info(server.behaviour))
+
             def do_POST(self) -> None:
                 arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                self._record(raw)
                 auth = self.headers.get("Authorization", "")
                 # A proxy forwarding plain HTTP sends the absolute URL: this server plays both.
                 proxied = urlsplit(self.path).scheme == "http"
@@ -148,7 +201,10 @@ class RerankServer:
                     server.stats.peers.add(self.client_address[:2])
                     server.stats.proxied += proxied
                 provider = server.behaviour.provider
-                if (urlsplit(self.path).path if proxied else self.path) != PATHS[provider]:
+                path = urlsplit(self.path).path if proxied else self.path
+                if provider == "tei" and path == "/tokenize" and server.behaviour.tokenize:
+                    return self._send(200, _tei_tokenize(json.loads(raw)))
+                if path != (server.behaviour.path or PATHS[provider]):
                     return self._send(404, {"message": f"no route {self.path}"})
                 if (
                     provider in ("zeroentropy", "cohere", "jina", "voyage")
@@ -165,6 +221,11 @@ class RerankServer:
                     docs, query = _check_body(provider, body)
                 except (ValueError, KeyError, TypeError) as exc:
                     return self._send(400, {"message": f"bad request: {exc}"})
+                if provider == "tei":
+                    try:
+                        docs = [server._fit(query, d, body.get("truncate")) for d in docs]
+                    except ValueError as exc:  # TEI's answer to an input past the model
+                        return self._send(422, {"error": str(exc), "error_type": "validation"})
                 fault = server._next_fault(body)
                 # The answer is ready before the wait, so that it leaves on time.
                 answer = b""
@@ -234,15 +295,26 @@ def _check_body(provider: str, body: dict[str, Any]) -> tuple[list[str], str]:
         docs = body["texts"]
         if body.get("raw_scores") is not False:
             raise ValueError("expected raw_scores false")
-        allowed = {"query", "texts", "raw_scores", "return_text", "truncate"}
+        allowed = {
+            "query",
+            "texts",
+            "raw_scores",
+            "return_text",
+            "truncate",
+            "truncation_direction",
+        }
     else:
         docs = body["documents"]
         allowed = {"query", "documents", "model", "top_n", "top_k", "latency", "return_documents"}
-        if provider != "openai-compatible" and not isinstance(body.get("model"), str):
+        allowed |= {"raw_scores"} if provider == "infinity" else set()
+        allowed |= {"truncation"} if provider == "voyage" else set()
+        optional_model = provider in ("openai-compatible", "infinity")
+        if not optional_model and not isinstance(body.get("model"), str):
             raise ValueError("model must be a string")
         if provider == "voyage" and body.get("top_k") != len(docs):
             raise ValueError("voyage takes top_k")
-        if provider in ("cohere", "jina", "openai-compatible") and body.get("top_n") != len(docs):
+        counted = ("cohere", "jina", "infinity", "openai-compatible")
+        if provider in counted and body.get("top_n") != len(docs):
             raise ValueError("expected top_n = number of documents")
         if provider == "zeroentropy" and body.get("latency") not in (None, "fast", "slow"):
             raise ValueError("latency must be fast or slow")
@@ -252,6 +324,44 @@ def _check_body(provider: str, body: dict[str, Any]) -> tuple[list[str], str]:
     if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
         raise ValueError("documents must be a list of strings")
     return docs, body["query"]
+
+
+def _tei_info(behaviour: Behaviour) -> dict[str, Any]:
+    # The fields TEI's /info has (router/src/lib.rs Info), as tei-client reads them.
+    return {
+        "model_id": "BAAI/bge-reranker-base",
+        "model_sha": None,
+        "model_dtype": "float16",
+        "model_type": {"reranker": {"id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}}},
+        "max_concurrent_requests": 512,
+        "max_input_length": behaviour.max_input_length,
+        "max_batch_tokens": 16384,
+        "max_batch_requests": None,
+        "max_client_batch_size": behaviour.max_client_batch_size,
+        "auto_truncate": False,
+        "tokenization_workers": 1,
+        "version": "1.8.0",
+        "sha": None,
+        "docker_label": None,
+    }
+
+
+def _tei_tokenize(body: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    inputs = body["inputs"]
+    texts = [inputs] if isinstance(inputs, str) else inputs
+    return [
+        [
+            {
+                "id": 1,
+                "text": m.group().decode(),
+                "special": False,
+                "start": m.start(),
+                "stop": m.end(),
+            }
+            for m in _TOKEN.finditer(text.encode())
+        ]
+        for text in texts
+    ]
 
 
 def _render(provider: str, scores: list[tuple[int, float]]) -> dict[str, Any] | list[Any]:

@@ -53,6 +53,7 @@ EXPECTED = {
     "RemoteResponseError",
     "RemoteServerError",
     "RemoteTimeoutError",
+    "RemoteTruncationWarning",
     "ScoredPage",
     "Scorer",
     "ScorerOutputError",

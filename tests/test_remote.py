@@ -14,6 +14,7 @@ from email.utils import format_datetime
 
 import anyio
 import pytest
+from pydantic import SecretStr
 
 from ctxcompress import (
     AsyncRemoteScorer,
@@ -27,6 +28,7 @@ from ctxcompress import (
     RemoteScorer,
     RemoteServerError,
     RemoteTimeoutError,
+    RemoteTruncationWarning,
     TopK,
     load_scorer,
 )
@@ -87,6 +89,7 @@ def test_request_bodies_follow_documented_shapes() -> None:
         "texts": docs,
         "raw_scores": False,
         "return_text": False,
+        "truncate": True,
     }
     assert "model" not in PROVIDERS["tei"].body("q", None, None, docs, {})
 
@@ -537,3 +540,222 @@ def test_cli_score_against_a_remote_api(tmp_path) -> None:
         expected("cohere", Criterion("c0", "q"), DOCS[:4]), abs=1e-6
     )
     assert KEY not in proc.stdout + proc.stderr
+
+
+# --- endpoints: infinity, paths, base URLs (issue 29) --------------------------------------
+
+
+def test_infinity_on_its_default_route_with_and_without_a_model() -> None:
+    with serve(Behaviour("infinity")) as server:
+        plain = load_scorer("remote:infinity", base_url=server.base_url)
+        assert plain.name == "remote:infinity" and plain.url.endswith(
+            ":" + plain.url.split(":")[-1]
+        )
+        assert plain.score("q", DOCS) == pytest.approx(
+            expected("infinity", Criterion("c", "q"), DOCS)
+        )
+        named = load_scorer(
+            "remote:infinity/mixedbread-ai/mxbai-rerank-xsmall-v1", base_url=server.base_url
+        )
+        named.score("q", DOCS[:2])
+        bodies = [r.body for r in server.stats.recorded]
+    assert {r.path for r in server.stats.recorded} == {"/rerank"}
+    assert "model" not in bodies[0] and bodies[1]["model"] == "mixedbread-ai/mxbai-rerank-xsmall-v1"
+    assert bodies[0]["return_documents"] is False and bodies[0]["raw_scores"] is False
+
+
+def test_a_gateway_path_by_option_or_by_base_url_prefix() -> None:
+    with serve(Behaviour("cohere", path="/gateway/cohere/v2/rerank")) as server:
+        by_path = scorer_for(server, "cohere", path="/gateway/cohere/v2/rerank")
+        assert by_path.score("q", DOCS) == pytest.approx(
+            expected("cohere", Criterion("c", "q"), DOCS)
+        )
+        by_prefix = RemoteScorer(
+            "cohere", api_key=KEY, base_url=server.base_url + "/gateway/cohere"
+        )
+        by_prefix.score("q", DOCS[:3])
+        # Without either: a 404 that names the path it tried.
+        with pytest.raises(RemoteRequestError, match="no rerank endpoint at /v2/rerank"):
+            scorer_for(server, "cohere").score("q", DOCS)
+    with serve(Behaviour("infinity", path="/infinity/rerank")) as server:
+        prefixed = RemoteScorer("infinity", base_url=server.base_url + "/infinity/")
+        assert prefixed.url == server.base_url + "/infinity/rerank"
+        prefixed.score("q", DOCS[:2])
+    for bad in ("rerank", "/a b", "/x?y=1"):
+        with pytest.raises(InvalidInputError, match="path must be"):
+            RemoteScorer("cohere", api_key=KEY, path=bad)
+
+
+@pytest.mark.parametrize(
+    ("provider", "base", "url"),
+    [
+        ("cohere", "https://api.cohere.com/v1", "https://api.cohere.com/v2/rerank"),
+        ("cohere", "https://proxy.example/v1", "https://proxy.example/v2/rerank"),
+        (
+            "zeroentropy",
+            "https://api.zeroentropy.dev/v1",
+            "https://api.zeroentropy.dev/v1/models/rerank",
+        ),
+        ("zeroentropy", "https://gw.example/ze/v1", "https://gw.example/ze/v1/models/rerank"),
+        ("voyage", "https://api.voyageai.com/v1/", "https://api.voyageai.com/v1/rerank"),
+        ("voyage", "https://api.voyageai.com", "https://api.voyageai.com/v1/rerank"),
+        ("jina", "https://api.jina.ai/v1", "https://api.jina.ai/v1/rerank"),
+        ("infinity", "https://infinity.example", "https://infinity.example/rerank"),
+        ("openai-compatible", "https://vllm.example/v1", "https://vllm.example/v1/rerank"),
+    ],
+)
+def test_base_urls_are_joined_as_the_sdks_join_them(provider: str, base: str, url: str) -> None:
+    model = "m" if provider == "openai-compatible" else None
+    assert RemoteScorer(provider, model, api_key=KEY, base_url=base).url == url
+
+
+def test_environment_precedence_is_the_sdks(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    for name in ("CO_API_KEY", "COHERE_API_KEY", "CO_API_URL", "COHERE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COHERE_API_KEY", "sk-second")
+    monkeypatch.setenv("COHERE_BASE_URL", "https://second.example")
+    assert RemoteScorer("cohere")._api_key.get_secret_value() == "sk-second"  # type: ignore[union-attr]
+    assert RemoteScorer("cohere").base_url == "https://second.example"
+    monkeypatch.setenv("CO_API_KEY", "sk-first")
+    monkeypatch.setenv("CO_API_URL", "https://first.example")
+    assert RemoteScorer("cohere")._api_key.get_secret_value() == "sk-first"  # type: ignore[union-attr]
+    assert RemoteScorer("cohere").base_url == "https://first.example"
+    key_file = tmp_path / "key"
+    key_file.write_text("  pa-from-file\n")
+    monkeypatch.setenv("VOYAGE_API_KEY", "pa-from-variable")
+    monkeypatch.setenv("VOYAGE_API_KEY_PATH", str(key_file))
+    assert RemoteScorer("voyage")._api_key.get_secret_value() == "pa-from-file"  # type: ignore[union-attr]
+    monkeypatch.setenv("VOYAGE_API_KEY_PATH", str(tmp_path / "missing"))
+    with pytest.raises(InvalidInputError, match=r"VOYAGE_API_KEY_PATH.*missing"):
+        RemoteScorer("voyage")
+
+
+# --- long pages (issue 29) ----------------------------------------------------------------
+
+LONG = " ".join(f"w{i}" for i in range(1500))  # 1,500 tokens on the test server
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_tei_windows_long_pages_and_scores_the_best_window(use_async: bool) -> None:
+    pages = ["short page", LONG, "another short page"]
+    with serve(Behaviour("tei", max_input_length=512)) as server:
+        scorer = RemoteScorer("tei", base_url=server.base_url)
+        if use_async:
+            scores = anyio.run(scorer.ascores, [Criterion("c", "q")], pages)
+        else:
+            scores = scorer.scores([Criterion("c", "q")], pages)
+        sent = [t for r in server.stats.recorded if r.path == "/rerank" for t in r.body["texts"]]
+        paths = [r.path for r in server.stats.recorded]
+        assert server.stats.truncated == 0  # every window fit
+    windows = [t for t in sent if t.startswith("w") and t != LONG]
+    assert len(windows) >= 3 and LONG not in sent
+    assert all(len(w.split()) <= 512 - 1 - 4 for w in windows)
+    assert set(" ".join(windows).split()) == set(LONG.split())  # nothing left out
+    assert scores.rows[0][1] == pytest.approx(max(expected_score("q", w) for w in windows))
+    assert scores.rows[0][0] == pytest.approx(expected_score("q", "short page"))
+    note = scores.note(0, 1)
+    assert note is not None and note.flags == ("windowed",) and "512 tokens" in (note.text or "")
+    assert paths.count("/info") == 1 and "/tokenize" in paths
+
+
+def test_tei_without_info_truncates_with_a_warning() -> None:
+    with serve(Behaviour("tei", max_input_length=None)) as server:
+        scorer = RemoteScorer("tei", base_url=server.base_url)
+        with pytest.warns(RemoteTruncationWarning, match="not scored"):
+            scores = scorer.score("q", ["short", LONG])
+        assert server.stats.truncated == 1  # cut by the server, not refused
+        assert all(
+            r.body.get("truncate") is True for r in server.stats.recorded if r.path == "/rerank"
+        )
+    assert len(scores) == 2
+
+
+def test_tei_without_tokenize_truncates_with_a_warning() -> None:
+    with (
+        serve(Behaviour("tei", tokenize=False)) as server,
+        pytest.warns(RemoteTruncationWarning, match="/tokenize"),
+    ):
+        RemoteScorer("tei", base_url=server.base_url).score("q", [LONG])
+
+
+# --- keys with stray whitespace or control characters (issue 25, item 1) -----------------------
+
+
+def test_a_key_with_a_trailing_newline_is_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COHERE_API_KEY", f" {KEY}\r\n")
+    monkeypatch.delenv("CO_API_KEY", raising=False)
+    with serve(Behaviour("cohere")) as server:
+        RemoteScorer("cohere", base_url=server.base_url).score("q", DOCS)
+        assert server.stats.auth_headers == {f"Bearer {KEY}"}
+
+
+@pytest.mark.parametrize("bad", [f"{KEY[:8]}\n{KEY[8:]}", f"{KEY}\x00x", f"{KEY}\u00e9"])
+def test_a_key_with_inner_control_characters_is_refused_without_showing_it(bad: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        RemoteScorer("cohere", api_key=bad)
+    assert "API key (from api_key=)" in str(info.value)
+    assert KEY[:8] not in str(info.value) + repr(info.value)
+    with pytest.raises(InvalidInputError, match="header 'X-Token'") as info:
+        RemoteScorer("cohere", api_key=KEY, headers={"X-Token": bad})
+    assert KEY[:8] not in str(info.value)
+
+
+def _chain(exc: BaseException | None) -> str:
+    text = ""
+    while exc is not None:
+        text += f"{exc}\n{exc!r}\n"
+        exc = exc.__cause__ or exc.__context__
+    return text
+
+
+@pytest.mark.parametrize("path", ["h11-sync", "h11-async", "httpx-trio"])
+def test_no_transport_error_carries_a_header_value(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A header value that escaped the checks (set after construction) is named nowhere:
+    not in the exception chain, not in the WARNING log, not in Selection.error."""
+    bad = KEY + "\n"
+    with serve(Behaviour("cohere")) as server:
+        scorer = scorer_for(server, "cohere")
+        scorer._api_key = SecretStr(bad)
+        scorer._redact = lambda text: text  # type: ignore[method-assign]  # no second guard
+        compressor = Compressor(scorer, TopK(2), "whitespace", on_error="keep")
+        with caplog.at_level(logging.WARNING):
+            if path == "h11-sync":
+                result = compressor.compress(DOCS, ["q"])
+            else:
+                backend = "trio" if path == "httpx-trio" else "asyncio"
+                result = anyio.run(compressor.acompress, DOCS, ["q"], backend=backend)
+        with pytest.raises(RemoteRequestError) as info:
+            scorer.score("q", DOCS)
+        assert server.stats.requests == 0
+    selection = result["c0"]
+    assert selection.failed and "not valid HTTP" in (selection.error or "")
+    for text in (selection.error or "", caplog.text, _chain(info.value)):
+        assert KEY not in text
+
+
+def test_cli_key_with_newline_works_and_a_bad_key_is_one_line(tmp_path) -> None:
+    pages = tmp_path / "pages.json"
+    pages.write_text(json.dumps(DOCS[:3]))
+
+    def run(key: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CO_", "COHERE_"))}
+        env["COHERE_API_KEY"] = key
+        args = ["score", "--scorer", "remote:cohere", "--base-url", server.base_url, *extra]
+        return subprocess.run(
+            [sys.executable, "-m", "ctxcompress", *args, "--criterion", "q", "--pages", str(pages)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    with serve(Behaviour("cohere", path="/gw/v2/rerank")) as server:
+        ok = run(KEY + "\n", "--rerank-path", "/gw/v2/rerank")
+        bad = run(KEY[:6] + "\x01" + KEY[6:])
+    assert ok.returncode == 0, ok.stderr
+    assert len(json.loads(ok.stdout)["scores"]) == 3
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "control character" in bad.stderr
+    assert KEY[6:] not in bad.stderr and KEY[:6] + "\x01" not in bad.stderr

@@ -256,7 +256,7 @@ def _run_engine(
 
 def _picklable(args: argparse.Namespace) -> argparse.Namespace:
     # The scorer flags alone travel to the actors.
-    keys = ("scorer", "cache", "base_url", "precision", "providers")
+    keys = ("scorer", "cache", "base_url", "rerank_path", "precision", "providers")
     return argparse.Namespace(**{k: getattr(args, k, None) for k in keys})
 
 

@@ -50,6 +50,12 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
         help="base URL of a remote rerank API (default: the provider's environment variable)",
     )
     parser.add_argument(
+        "--rerank-path",
+        metavar="PATH",
+        help="path of a remote rerank API's endpoint under the base URL, where a proxy or "
+        "gateway mounts it elsewhere (default: the provider's, e.g. /v2/rerank)",
+    )
+    parser.add_argument(
         "--precision",
         choices=["fp32", "fp16", "int8"],
         help="which ONNX file of a model to run (default: fp32; int8 for the embedded MiniLM "
@@ -77,6 +83,8 @@ def scorer_from_args(args: argparse.Namespace, **tuning: object) -> BaseScorer:
     options: dict[str, object] = {}
     if args.base_url:
         options["base_url"] = args.base_url
+    if getattr(args, "rerank_path", None):
+        options["path"] = args.rerank_path
     if args.precision:
         options["precision"] = args.precision
     if args.providers:

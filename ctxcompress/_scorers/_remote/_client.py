@@ -11,38 +11,46 @@ the environment names a proxy (and, for async, off asyncio).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import functools
 import logging
-import os
 import random
 import socket
 import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from pydantic import SecretStr
 
-from ..._exceptions import InvalidInputError, RemoteAuthError, RemoteError
+from ..._exceptions import (
+    InvalidInputError,
+    RemoteResponseError,
+    RemoteTruncationWarning,
+    WireError,
+)
 from ..._types import Criterion, Page
 from ..._version import __version__
 from .._base import BaseScorer, Scores
-from . import _core
+from . import _config, _core
 from ._connections import Connections
 from ._http11 import AsyncHTTP11Connection, HTTP11Connection
 from ._providers import PROVIDERS, Provider
+from ._windows import Fetch, Layout, ServerLimits, read_limits, windowed_layout
 
 __all__ = ["AsyncRemoteScorer", "RemoteScorer"]
 
 logger = logging.getLogger("ctxcompress.remote")
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+T = TypeVar("T")
+LayoutSteps = Generator[Fetch, _core.Fetched, Layout]
+_UNKNOWN = "unknown"  # a server's limits before its /info was read
 
 # Request head and body go out in separate writes; with Nagle's algorithm on, the body
 # waits for the server's delayed ACK of the head (~40 ms a request on Linux).
@@ -61,12 +69,14 @@ def _positive(name: str, value: float | int, *, integer: bool = False) -> None:
 
 class RemoteScorer(BaseScorer):
     """Scores pages with a hosted rerank API (ZeroEntropy zerank-2, Cohere, Jina, Voyage,
-    Hugging Face TEI, or an OpenAI-compatible /v1/rerank such as vLLM or infinity).
+    Hugging Face TEI, infinity, or an OpenAI-compatible /v1/rerank such as vLLM).
 
-    The key is read from ``api_key`` or the provider's usual environment variable and kept
-    as a ``SecretStr``: it appears in no repr, log line or error message. ``base_url``
-    defaults to the provider's environment variable, then its public endpoint; plain HTTP is
-    refused unless the host is loopback or ``allow_insecure=True``.
+    The key is read from ``api_key`` or, as the provider's own client reads it, from its
+    environment variables or key file (surrounding whitespace stripped) and kept as a
+    ``SecretStr``: it appears in no repr, log line or error message. ``base_url`` defaults
+    to the provider's environment variables, then its public endpoint; the request goes to
+    the base URL plus the provider's path, or plus ``path`` where a gateway mounts the API
+    elsewhere. Plain HTTP is refused unless the host is loopback or ``allow_insecure=True``.
 
     ``timeout`` bounds each request, ``deadline`` the whole job (seconds, None for none);
     ``concurrency`` bounds requests in flight. Connection errors, timeouts, 408/409/429 and
@@ -84,6 +94,8 @@ class RemoteScorer(BaseScorer):
         # Every option that changes a score is part of it, so a score cache never returns
         # another configuration's scores.
         options = {"score_transform": self.score_transform, **self.extra}
+        if self.path is not None:
+            options["path"] = self.path
         described = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
         return f"{self.name}@{self.base_url}[{described}]"
 
@@ -94,6 +106,7 @@ class RemoteScorer(BaseScorer):
         *,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
+        path: str | None = None,
         timeout: float = 30.0,
         deadline: float | None = None,
         concurrency: int = 8,
@@ -133,6 +146,7 @@ class RemoteScorer(BaseScorer):
             raise InvalidInputError(
                 f"latency={latency!r}: only the zeroentropy provider takes latency 'fast' or 'slow'"
             )
+        self._documents_given = max_documents_per_request is not None
         self.max_documents = max_documents_per_request or spec.max_documents
         self.max_bytes = max_bytes_per_request or spec.max_request_bytes
         _positive("max_documents_per_request", self.max_documents, integer=True)
@@ -143,9 +157,13 @@ class RemoteScorer(BaseScorer):
         self.policy = _core.RetryPolicy(max_retries, backoff_base, backoff_max)
         self.score_transform: _core.ScoreTransform = score_transform
         self.extra: dict[str, Any] = {"latency": latency} if latency else {}
-        self.base_url = self._base_url(base_url, allow_insecure)
-        self._api_key = self._key(api_key)
-        self._extra_headers = dict(headers or {})
+        self._api_key, self._key_source = _config.key_of(spec, api_key)
+        key = self._api_key.get_secret_value() if self._api_key else None
+        self.base_url = _config.base_url_of(spec, base_url, key, allow_insecure)
+        self.path = _config.check_path(path, spec.name)
+        self._extra_headers = _config.check_headers(headers or {}, spec.name)
+        self._limits: ServerLimits | str | None = _UNKNOWN
+        self._warned = False
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
@@ -155,49 +173,10 @@ class RemoteScorer(BaseScorer):
 
     # -- configuration ---------------------------------------------------------------------
 
-    def _base_url(self, base_url: str | None, allow_insecure: bool) -> str:
-        spec = self.provider
-        url = base_url or os.environ.get(spec.base_url_env) or spec.default_base_url
-        if not url:
-            raise InvalidInputError(f"{spec.name}: give base_url= or set {spec.base_url_env}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError(
-                f"{spec.name}: base URL must be http(s)://host[:port], got {_safe_url(url)!r}"
-            )
-        if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-            raise InvalidInputError(
-                f"{spec.name}: refusing plain HTTP to {parts.hostname}; use https, a loopback "
-                "address, or allow_insecure=True"
-            )
-        return url.rstrip("/")
-
-    def _key(self, api_key: str | SecretStr | None) -> SecretStr | None:
-        if isinstance(api_key, SecretStr):
-            key: str | None = api_key.get_secret_value()
-        else:
-            key = api_key
-        if not key:
-            key = next(
-                (os.environ[e] for e in self.provider.api_key_envs if os.environ.get(e)), None
-            )
-        if not key and self.provider.key_required:
-            raise RemoteAuthError(
-                f"{self.provider.name}: no API key; pass api_key= or set "
-                f"{' or '.join(self.provider.api_key_envs)}",
-                provider=self.provider.name,
-            )
-        return SecretStr(key) if key else None
-
     @property
     def url(self) -> str:
-        path = self.provider.path
-        base = self.base_url
-        # Users often configure ".../v1" as the base URL; do not ask for "/v1/v1/rerank".
-        first = "/" + path.strip("/").split("/")[0]
-        if first != path and base.endswith(first):
-            base = base[: -len(first)]
-        return base + path
+        """Where rerank requests go: the base URL plus the provider's path (or ``path``)."""
+        return self.provider.endpoint(self.base_url, self.path)
 
     def _headers(self) -> dict[str, str]:
         headers = {
@@ -213,7 +192,7 @@ class RemoteScorer(BaseScorer):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(provider={self.provider.name!r}, model={self.model!r}, "
-            f"base_url={_safe_url(self.base_url)!r}, concurrency={self.concurrency}, "
+            f"base_url={_config.safe_url(self.base_url)!r}, concurrency={self.concurrency}, "
             f"api_key={'**********' if self._api_key else None})"
         )
 
@@ -232,6 +211,39 @@ class RemoteScorer(BaseScorer):
             extra=self.extra,
         )
 
+    def _layout_steps(self, criteria: Sequence[Criterion], texts: Sequence[str]) -> LayoutSteps:
+        """What to send for the pages: whole, or (TEI) long pages as windows that fit.
+
+        A generator of side requests (see ``_windows``), driven by either shell.
+        """
+        if not self.provider.windows_long_pages or not texts:
+            return Layout.whole(texts)
+        if self._limits == _UNKNOWN:  # read once per scorer
+            self._limits = yield from read_limits()
+            if isinstance(self._limits, ServerLimits) and not self._documents_given:
+                self.max_documents = self._limits.max_client_batch_size
+        layout = None
+        if isinstance(self._limits, ServerLimits):
+            queries = [self.provider.format_query(c.text, c.instruction) for c in criteria]
+            layout = yield from windowed_layout(self._limits, queries, texts, self.max_bytes)
+        if layout is None:
+            self._warn_truncation("/info" if self._limits is None else "/tokenize")
+            return Layout.whole(texts)
+        return layout
+
+    def _warn_truncation(self, endpoint: str) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        warnings.warn(
+            RemoteTruncationWarning(
+                f"{self.provider.name}: the server at {_config.safe_url(self.base_url)} has no "
+                f"{endpoint}, so long pages cannot be windowed: they are sent whole with "
+                "truncate=true, and text past the model's input length is not scored"
+            ),
+            stacklevel=4,
+        )
+
     def _retrier(self, deadline: float | None) -> _core.Retrier:
         return _core.Retrier(
             self.policy,
@@ -244,7 +256,9 @@ class RemoteScorer(BaseScorer):
     def _job_deadline(self) -> float | None:
         return None if self.deadline is None else time.monotonic() + self.deadline
 
-    def _judge(self, request: _core.PlannedRequest, response: httpx.Response) -> _core.Outcome:
+    def _judge(
+        self, request: _core.PlannedRequest, response: httpx.Response
+    ) -> _core.Outcome[list[float]]:
         return _core.outcome_of_response(
             self.provider,
             request,
@@ -252,9 +266,15 @@ class RemoteScorer(BaseScorer):
             response.headers,
             response.content,
             self.score_transform,
+            urlsplit(self.url).path,
         )
 
-    def _wait_before_retry(self, retrier: _core.Retrier, outcome: _core.Outcome) -> float:
+    def _judge_fetch(self, response: httpx.Response) -> _core.Outcome[_core.Fetched]:
+        return _core.outcome_of_fetch(
+            self.provider, response.status_code, response.headers, response.content
+        )
+
+    def _wait_before_retry(self, retrier: _core.Retrier, outcome: _core.Outcome[Any]) -> float:
         """Seconds until the next attempt, logged; raises the typed error when none is left."""
         delay = retrier.after_failure(outcome)
         logger.info(
@@ -267,16 +287,42 @@ class RemoteScorer(BaseScorer):
         )
         return delay
 
-    def _redact(self, text: str) -> str:
-        if self._api_key is None:
-            return text
-        return text.replace(self._api_key.get_secret_value(), "**********")
+    def _secrets(self) -> list[str]:
+        values = [v for v in self._extra_headers.values() if len(v) >= 8]
+        if self._api_key is not None:
+            values.append(self._api_key.get_secret_value())
+        return values
 
-    def _redacted(self, exc: RemoteError) -> RemoteError:
-        # A second guard: the key is never put in a message, but a server may echo it.
-        if exc.args:
-            exc.args = (self._redact(str(exc.args[0])), *exc.args[1:])
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets():
+            text = text.replace(secret, "**********")
+        return text
+
+    def _redacted(self, exc: BaseException) -> BaseException:
+        """``exc`` and every exception it chains, with the key (and header values) redacted.
+
+        A second guard: no message is built with the key, but a server may echo it, and a
+        library's error may quote a header.
+        """
+        seen: set[int] = set()
+        link: BaseException | None = exc
+        while link is not None and id(link) not in seen:
+            seen.add(id(link))
+            if link.args and isinstance(link.args[0], str):
+                link.args = (self._redact(link.args[0]), *link.args[1:])
+            link = link.__cause__ or link.__context__
         return exc
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """The error a job raises: redacted, and a side endpoint's bad answer typed."""
+        if isinstance(exc, WireError):
+            name = self.provider.name
+            wrapped = RemoteResponseError(
+                f"{name}: bad answer from the server: {exc}", provider=name
+            )
+            wrapped.__cause__ = exc
+            exc = wrapped
+        return self._redacted(exc)
 
     @staticmethod
     def _assemble(
@@ -284,11 +330,11 @@ class RemoteScorer(BaseScorer):
         n: int,
         plan: Sequence[_core.PlannedRequest],
         results: Sequence[list[float]],
-    ) -> Scores:
+    ) -> list[list[float]]:
         rows = [[0.0] * n for _ in criteria]
         for request, scores in zip(plan, results, strict=True):
             rows[request.row][request.start : request.start + len(scores)] = scores
-        return Scores.of(rows)
+        return rows
 
     # -- connections -----------------------------------------------------------------------
 
@@ -328,9 +374,19 @@ class RemoteScorer(BaseScorer):
         target: tuple[httpx.URL, httpx.Headers], request: _core.PlannedRequest, timeout: float
     ) -> httpx.Request:
         url, headers = target
-        limits = {"connect": timeout, "write": timeout, "read": timeout, "pool": timeout}
         return httpx.Request(
-            "POST", url, headers=headers, content=request.content, extensions={"timeout": limits}
+            "POST", url, headers=headers, content=request.content, extensions=_timeouts(timeout)
+        )
+
+    def _side_request(
+        self, target: tuple[httpx.URL, httpx.Headers], fetch: Fetch, timeout: float
+    ) -> httpx.Request:
+        return httpx.Request(
+            fetch.method,
+            self.base_url + fetch.path,
+            headers=target[1],
+            content=fetch.content,
+            extensions=_timeouts(timeout),
         )
 
     # -- sync shell ------------------------------------------------------------------------
@@ -345,6 +401,38 @@ class RemoteScorer(BaseScorer):
                 )
             return self._executor
 
+    def _exchange_sync(
+        self,
+        transport: httpx.BaseTransport,
+        build: Callable[[float], httpx.Request],
+        judge: Callable[[httpx.Response], _core.Outcome[T]],
+        deadline: float | None,
+        stop: threading.Event,
+    ) -> T | None:
+        """One request until it succeeds, fails for good (raises), or ``stop`` is set.
+
+        The twin of ``_exchange_async``: the same loop over a blocking transport, as httpx
+        itself keeps its sync and async clients apart.
+        """
+        retrier = self._retrier(deadline)
+        outcome: _core.Outcome[T]
+        while not stop.is_set():
+            try:
+                response = transport.handle_request(build(retrier.start_attempt()))
+                try:
+                    response.read()
+                finally:
+                    response.close()  # httpx's transport: back to its pool
+            except httpx.HTTPError as exc:
+                outcome = _core.outcome_of_exception(self.provider, exc)
+            else:
+                outcome = judge(response)
+            if outcome.value is not None:
+                return outcome.value
+            # An early wake-up when another request already failed the job.
+            stop.wait(self._wait_before_retry(retrier, outcome))
+        return None
+
     def _send_sync(
         self,
         target: tuple[httpx.URL, httpx.Headers],
@@ -352,34 +440,57 @@ class RemoteScorer(BaseScorer):
         deadline: float | None,
         stop: threading.Event,
     ) -> list[float] | None:
-        retrier = self._retrier(deadline)
         transport = self._sync_connections.take()
         try:
-            while not stop.is_set():
-                http_request = self._http_request(target, request, retrier.start_attempt())
-                try:
-                    response = transport.handle_request(http_request)
-                    try:
-                        response.read()
-                    finally:
-                        response.close()  # httpx's transport: back to its pool
-                except httpx.HTTPError as exc:
-                    outcome = _core.outcome_of_exception(self.provider, exc)
-                else:
-                    outcome = self._judge(request, response)
-                if outcome.scores is not None:
-                    return outcome.scores
-                # An early wake-up when another request already failed the job.
-                stop.wait(self._wait_before_retry(retrier, outcome))
-            return None
+            build = functools.partial(self._http_request, target, request)
+            judge = functools.partial(self._judge, request)
+            return self._exchange_sync(transport, build, judge, deadline, stop)
+        finally:
+            self._sync_connections.give_back(transport)
+
+    def _layout_sync(
+        self,
+        steps: LayoutSteps,
+        target: tuple[httpx.URL, httpx.Headers],
+        deadline: float | None,
+    ) -> Layout:
+        # The twin of _layout_async: the same steps, sent with a blocking transport.
+        transport = self._sync_connections.take()
+        try:
+            fetch = next(steps)
+            while True:
+                build = functools.partial(self._side_request, target, fetch)
+                got = self._exchange_sync(
+                    transport, build, self._judge_fetch, deadline, threading.Event()
+                )
+                assert got is not None  # nothing sets that event
+                fetch = steps.send(got)
+        except StopIteration as done:
+            layout: Layout = done.value
+            return layout
         finally:
             self._sync_connections.give_back(transport)
 
     def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
-        texts = [p.text for p in pages]
-        plan = self._plan(criteria, texts)
         deadline = self._job_deadline()
         target = self._request_target()
+        try:
+            layout = self._layout_sync(
+                self._layout_steps(criteria, [p.text for p in pages]), target, deadline
+            )
+            plan = self._plan(criteria, layout.texts)
+            results = self._send_all_sync(target, plan, deadline)
+        except Exception as exc:
+            failed = self._failed(exc)
+            raise failed from failed.__cause__
+        return layout.reduce(self._assemble(criteria, len(layout.texts), plan, results))
+
+    def _send_all_sync(
+        self,
+        target: tuple[httpx.URL, httpx.Headers],
+        plan: Sequence[_core.PlannedRequest],
+        deadline: float | None,
+    ) -> list[list[float]]:
         threads = self._threads()
         stop = threading.Event()
         futures = [threads.submit(self._send_sync, target, r, deadline, stop) for r in plan]
@@ -394,9 +505,8 @@ class RemoteScorer(BaseScorer):
             wait(pending)
             exc = failed.exception()
             assert exc is not None
-            raise self._redacted(exc) if isinstance(exc, RemoteError) else exc
-        results = [f.result() for f in futures]
-        return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
+            raise exc
+        return [r for r in (f.result() for f in futures) if r is not None]
 
     def close(self) -> None:
         """Close the pooled connections and threads (also done by ``with RemoteScorer(...)``)."""
@@ -415,18 +525,19 @@ class RemoteScorer(BaseScorer):
 
     # -- async shell -----------------------------------------------------------------------
 
-    async def _send_async(
+    async def _exchange_async(
         self,
         transport: httpx.AsyncBaseTransport,
-        target: tuple[httpx.URL, httpx.Headers],
-        request: _core.PlannedRequest,
+        build: Callable[[float], httpx.Request],
+        judge: Callable[[httpx.Response], _core.Outcome[T]],
         deadline: float | None,
-    ) -> list[float]:
+    ) -> T:
+        """One request until it succeeds or fails for good (raises); see _exchange_sync."""
         retrier = self._retrier(deadline)
+        outcome: _core.Outcome[T]
         while True:
-            http_request = self._http_request(target, request, retrier.start_attempt())
             try:
-                response = await transport.handle_async_request(http_request)
+                response = await transport.handle_async_request(build(retrier.start_attempt()))
                 try:
                     await response.aread()
                 finally:
@@ -434,10 +545,31 @@ class RemoteScorer(BaseScorer):
             except httpx.HTTPError as exc:
                 outcome = _core.outcome_of_exception(self.provider, exc)
             else:
-                outcome = self._judge(request, response)
-            if outcome.scores is not None:
-                return outcome.scores
+                outcome = judge(response)
+            if outcome.value is not None:
+                return outcome.value
             await anyio.sleep(self._wait_before_retry(retrier, outcome))
+
+    async def _layout_async(
+        self,
+        steps: LayoutSteps,
+        connections: Connections[httpx.AsyncBaseTransport],
+        target: tuple[httpx.URL, httpx.Headers],
+        deadline: float | None,
+    ) -> Layout:
+        # The twin of _layout_sync: the same steps, awaited.
+        transport = connections.take()
+        try:
+            fetch = next(steps)
+            while True:
+                build = functools.partial(self._side_request, target, fetch)
+                got = await self._exchange_async(transport, build, self._judge_fetch, deadline)
+                fetch = steps.send(got)
+        except StopIteration as done:
+            layout: Layout = done.value
+            return layout
+        finally:
+            connections.give_back(transport)
 
     async def _ascore_with(
         self,
@@ -445,10 +577,25 @@ class RemoteScorer(BaseScorer):
         criteria: Sequence[Criterion],
         pages: Sequence[Page],
     ) -> Scores:
-        texts = [p.text for p in pages]
-        plan = self._plan(criteria, texts)
         deadline = self._job_deadline()
         target = self._request_target()
+        try:
+            steps = self._layout_steps(criteria, [p.text for p in pages])
+            layout = await self._layout_async(steps, connections, target, deadline)
+            plan = self._plan(criteria, layout.texts)
+            results = await self._send_all_async(connections, target, plan, deadline)
+        except Exception as exc:
+            failed = self._failed(exc)
+            raise failed from failed.__cause__
+        return layout.reduce(self._assemble(criteria, len(layout.texts), plan, results))
+
+    async def _send_all_async(
+        self,
+        connections: Connections[httpx.AsyncBaseTransport],
+        target: tuple[httpx.URL, httpx.Headers],
+        plan: Sequence[_core.PlannedRequest],
+        deadline: float | None,
+    ) -> list[list[float]]:
         results: list[list[float] | None] = [None] * len(plan)
         errors: list[BaseException] = []
         todo = iter(enumerate(plan))  # shared by the workers: each request is taken once
@@ -457,7 +604,12 @@ class RemoteScorer(BaseScorer):
             transport = connections.take()
             try:
                 for i, request in todo:
-                    results[i] = await self._send_async(transport, target, request, deadline)
+                    build = functools.partial(self._http_request, target, request)
+                    judge = functools.partial(self._judge, request)
+                    scores: list[float] = await self._exchange_async(
+                        transport, build, judge, deadline
+                    )
+                    results[i] = scores
             except Exception as exc:
                 # The first failure cancels the rest; raised after the group, unwrapped.
                 errors.append(exc)
@@ -469,9 +621,8 @@ class RemoteScorer(BaseScorer):
             for _ in range(min(self.concurrency, len(plan))):
                 group.start_soon(worker, group.cancel_scope)
         if errors:
-            first = errors[0]
-            raise self._redacted(first) if isinstance(first, RemoteError) else first
-        return self._assemble(criteria, len(texts), plan, [r for r in results if r is not None])
+            raise errors[0]
+        return [r for r in results if r is not None]
 
     async def _ascore(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         # Connections for this call only: an async connection belongs to the event loop that
@@ -512,23 +663,8 @@ class AsyncRemoteScorer(RemoteScorer):
         await self.aclose()
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _safe_url(url: str) -> str:
-    """The URL without user:password, for reprs and messages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+def _timeouts(timeout: float) -> dict[str, dict[str, float]]:
+    return {"timeout": {"connect": timeout, "write": timeout, "read": timeout, "pool": timeout}}
 
 
 def _proxy_for(url: str) -> str | None:

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
@@ -34,14 +34,19 @@ from ..._exceptions import (
 from ._providers import Provider
 
 __all__ = [
+    "Fetched",
     "Outcome",
     "PlannedRequest",
     "Retrier",
     "RetryPolicy",
+    "chunk",
     "outcome_of_exception",
+    "outcome_of_fetch",
     "outcome_of_response",
     "plan",
 ]
+
+T = TypeVar("T")
 
 ScoreTransform = Literal["identity", "sigmoid"]
 
@@ -85,7 +90,7 @@ def plan(
     extra: Mapping[str, Any],
 ) -> list[PlannedRequest]:
     """Split every (query, instruction) × documents job into requests under the limits."""
-    chunks = _chunk(documents, max_documents, max_bytes)
+    chunks = chunk(documents, max_documents, max_bytes)
     # Every criterion sends the same document chunks: encode each chunk once, not once per
     # criterion (for 80 criteria × 150 pages that is most of the client's CPU time).
     encoded = {span: json.dumps(documents[span[0] : span[1]]).encode() for span in chunks}
@@ -113,7 +118,8 @@ def _encode(body: dict[str, Any], docs: Sequence[str], docs_json: bytes) -> tupl
     return head.encode(), docs_json, tail.encode()
 
 
-def _chunk(documents: Sequence[str], max_documents: int, max_bytes: int) -> list[tuple[int, int]]:
+def chunk(documents: Sequence[str], max_documents: int, max_bytes: int) -> list[tuple[int, int]]:
+    """Spans ``(start, stop)`` of ``documents`` that fit a request's count and byte limits."""
     # Greedy packing by count and by UTF-8 size (plus JSON quoting overhead per document).
     # A single document larger than max_bytes goes alone: the API decides whether to take it.
     spans: list[tuple[int, int]] = []
@@ -130,14 +136,22 @@ def _chunk(documents: Sequence[str], max_documents: int, max_bytes: int) -> list
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one attempt produced: scores, or an error that may be retried."""
+class Outcome(Generic[T]):
+    """What one attempt produced: a value (scores, a body), or an error that may be retried."""
 
-    scores: list[float] | None = None
+    value: T | None = None
     error: RemoteError | None = None
     retryable: bool = False
     retry_after: float | None = None
     cause: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A body fetched from a side endpoint (TEI's /info, /tokenize); None where the server
+    has no such endpoint (404, 405, 501)."""
+
+    content: bytes | None
 
 
 def outcome_of_response(
@@ -147,15 +161,46 @@ def outcome_of_response(
     headers: Mapping[str, str],
     content: bytes,
     transform: ScoreTransform = "identity",
-) -> Outcome:
-    """Judge one HTTP response: complete valid scores, or a typed error."""
-    name = provider.name
+    path: str = "",
+) -> Outcome[list[float]]:
+    """Judge one HTTP response: complete valid scores, or a typed error.
+
+    ``path`` is the URL's path, named in a 404's message.
+    """
     if 200 <= status < 300:
         try:
-            return Outcome(scores=_scores(provider, request, content, transform))
+            return Outcome(value=_scores(provider, request, content, transform))
         except RemoteResponseError as exc:
             return Outcome(error=_with_status(exc, status))
+    return _failure(provider.name, status, headers, content, path)
+
+
+def outcome_of_fetch(
+    provider: Provider, status: int, headers: Mapping[str, str], content: bytes
+) -> Outcome[Fetched]:
+    """Judge a side endpoint's response: its body, "not there", or a typed error."""
+    if 200 <= status < 300:
+        return Outcome(value=Fetched(content))
+    if status in (404, 405, 501):
+        return Outcome(value=Fetched(None))
+    return _failure(provider.name, status, headers, content)
+
+
+# What a person can do about a client error, by status.
+_HINTS = {
+    404: "no rerank endpoint at {path}; check the base URL, or give path=",
+    413: "the request is too large; lower max_bytes_per_request or max_documents_per_request",
+}
+
+
+def _failure(
+    name: str, status: int, headers: Mapping[str, str], content: bytes, path: str = ""
+) -> Outcome[T]:
+    """The typed error for a status that is not a success, and whether to retry it."""
     detail = _detail(content)
+    hint = _HINTS.get(status)
+    if hint is not None and (path or "{path}" not in hint):
+        detail = f" ({hint.format(path=path)}){detail}"
     retry_after = parse_retry_after(headers)
     if status in (401, 403):
         return Outcome(
@@ -196,25 +241,35 @@ def outcome_of_response(
     )
 
 
-def outcome_of_exception(provider: Provider, exc: BaseException) -> Outcome:
-    """Judge a transport failure: timeouts and broken connections are worth another try."""
+# Transport failures worth another try: what each is called in a message, and its error.
+_TRANSPORT_FAILURES: tuple[tuple[type[httpx.HTTPError], str, type[RemoteError]], ...] = (
+    (httpx.TimeoutException, "request timed out", RemoteTimeoutError),
+    (httpx.TransportError, "connection failed", RemoteServerError),
+)
+
+
+def outcome_of_exception(provider: Provider, exc: BaseException) -> Outcome[Any]:
+    """Judge a transport failure: timeouts and broken connections are worth another try.
+
+    A request refused before it left (a header that is not valid HTTP) is not retried and
+    not chained: its message quotes the header's value, which may be the key.
+    """
     name = provider.name
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.LocalProtocolError):
         return Outcome(
-            error=RemoteTimeoutError(
-                f"{name}: request timed out ({type(exc).__name__})", provider=name
-            ),
-            retryable=True,
-            cause=exc,
+            error=RemoteRequestError(
+                f"{name}: the request could not be sent: a header name or value is not valid "
+                "HTTP (check the API key and headers=)",
+                provider=name,
+            )
         )
-    if isinstance(exc, httpx.TransportError):
-        return Outcome(
-            error=RemoteServerError(
-                f"{name}: connection failed ({type(exc).__name__})", provider=name
-            ),
-            retryable=True,
-            cause=exc,
-        )
+    for kind, what, error in _TRANSPORT_FAILURES:
+        if isinstance(exc, kind):
+            return Outcome(
+                error=error(f"{name}: {what} ({type(exc).__name__})", provider=name),
+                retryable=True,
+                cause=exc,
+            )
     raise exc
 
 
@@ -355,7 +410,7 @@ class Retrier:
         self.attempt = 0
         self.rng = rng or random.Random()
         self.clock = clock
-        self.last: Outcome | None = None
+        self.last: Outcome[Any] | None = None
 
     def start_attempt(self) -> float:
         """The timeout for the next attempt; raises when the job deadline has passed."""
@@ -364,7 +419,7 @@ class Retrier:
             raise self._deadline_error()
         return self.timeout if remaining is None else min(self.timeout, remaining)
 
-    def after_failure(self, outcome: Outcome) -> float:
+    def after_failure(self, outcome: Outcome[Any]) -> float:
         """Seconds to sleep before the next attempt, or raise the final typed error."""
         assert outcome.error is not None
         self.last = outcome

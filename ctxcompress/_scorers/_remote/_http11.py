@@ -118,9 +118,20 @@ class _Exchange:
     def outgoing(self) -> list[bytes]:
         """The request's bytes: the head, then the body as it is (not copied)."""
         request = self._request
-        head = h11.Request(
-            method=request.method, target=request.url.raw_path, headers=list(request.headers.raw)
-        )
+        try:
+            head = h11.Request(
+                method=request.method,
+                target=request.url.raw_path,
+                headers=list(request.headers.raw),
+            )
+        except h11.LocalProtocolError:
+            head = None
+        if head is None:
+            # Raised outside the handler, with no cause and no context: h11's message quotes
+            # the header's value, and that value may be the API key.
+            raise httpx.LocalProtocolError(
+                "the request head is not valid HTTP (a header name or value)", request=request
+            )
         chunks = [self._connection.send(head) or b""]
         if request.content:
             chunks += (
@@ -190,16 +201,21 @@ class _KeepAlive:
         return False
 
 
-class HTTP11Connection(httpx.BaseTransport):
-    """One HTTP/1.1 connection (blocking sockets), opened on the first request."""
+class _Connection:
+    """What both shells hold: TLS settings, socket options and the keep-alive state."""
 
     def __init__(
         self, ssl_context: ssl.SSLContext, socket_options: Sequence[SocketOption] = ()
     ) -> None:
         self._ssl_context = ssl_context
         self._socket_options = list(socket_options)
-        self._sock: socket.socket | None = None
         self._state = _KeepAlive()
+
+
+class HTTP11Connection(_Connection, httpx.BaseTransport):
+    """One HTTP/1.1 connection (blocking sockets), opened on the first request."""
+
+    _sock: socket.socket | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = _timeouts(request)
@@ -251,21 +267,17 @@ class HTTP11Connection(httpx.BaseTransport):
             sock.close()
 
 
-class AsyncHTTP11Connection(httpx.AsyncBaseTransport):
+class AsyncHTTP11Connection(_Connection, httpx.AsyncBaseTransport):
     """One HTTP/1.1 connection on asyncio streams, opened on the first request.
 
     asyncio only: the scorer gives httpx's transport to other event loops (trio).
     """
 
-    def __init__(
-        self, ssl_context: ssl.SSLContext, socket_options: Sequence[SocketOption] = ()
-    ) -> None:
-        self._ssl_context = ssl_context
-        self._socket_options = list(socket_options)
-        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        self._state = _KeepAlive()
+    _streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # The twin of HTTP11Connection.handle_request, on asyncio streams: the I/O calls and
+        # their timeouts differ at every step, as between httpcore's sync and async halves.
         timeouts = _timeouts(request)
         try:
             reader, writer = await self._ready(request, timeouts.get("connect"))

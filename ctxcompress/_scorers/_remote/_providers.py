@@ -1,21 +1,30 @@
 """Rerank API providers: each a frozen description plus its wire format, with no I/O.
 
-A provider knows its endpoint, its environment variables, its request limits, how to build
-a request body and how to read the scores out of a response. The clients in ``_client``
-do the I/O for every provider alike.
+A provider knows its endpoint, where its key and base URL come from, its request limits,
+how to build a request body and how to read the scores out of a response. The clients in
+``_client`` do the I/O for every provider alike.
+
+Each description follows the provider's own client library (ZeroEntropy's SDK, Cohere's
+ClientV2, Voyage's SDK, jina-cli, tei-client, infinity_client): the same path under the
+same base URL, the same environment variables in the same order, the same body fields.
+``tests/test_remote_sdks.py`` sends the same call through both and compares them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..._exceptions import NotJSONError, WireError
 
-__all__ = ["PROVIDERS", "Provider"]
+__all__ = ["PROVIDERS", "KeySource", "Provider"]
+
+#: Where a key may come from: an environment variable holding it, or one naming a file.
+KeySource = tuple[Literal["env", "file"], str]
 
 
 class _Strictish(BaseModel):
@@ -55,7 +64,7 @@ def _parse_with(model: type[BaseModel], field: str) -> Callable[[bytes], list[tu
         try:
             body = model.model_validate_json(content)
         except ValidationError as exc:
-            raise _wire_error(exc) from exc
+            raise wire_error(exc) from exc
         return [(item.index, item.relevance_score) for item in getattr(body, field)]
 
     return parse
@@ -68,14 +77,15 @@ def _parse_tei(content: bytes) -> list[tuple[int, float]]:
     try:
         items = _TEI_BODY.validate_json(content)
     except ValidationError as exc:
-        error = _wire_error(exc)
+        error = wire_error(exc)
         if exc.errors()[0]["type"] == "list_type":
             error = WireError("expected a JSON array of {index, score}")
         raise error from exc
     return [(item.index, item.score) for item in items]
 
 
-def _wire_error(exc: ValidationError) -> WireError:
+def wire_error(exc: ValidationError) -> WireError:
+    """A pydantic validation failure as a one-line :class:`WireError`."""
     err = exc.errors()[0]
     if err["type"] == "json_invalid":
         return NotJSONError(err["msg"])
@@ -96,23 +106,69 @@ def _query_with_zerank_instruction(query: str, instruction: str | None) -> str:
     return f"<query>{query}</query>\n<instruction>{instruction}</instruction>"
 
 
+BodyBuilder = Callable[[str, str | None, Sequence[str], dict[str, Any]], dict[str, Any]]
+
+
+def _body(
+    *,
+    documents_key: str = "documents",
+    count_key: str | None = "top_n",
+    fixed: dict[str, Any] | None = None,
+) -> BodyBuilder:
+    """A body builder: query, documents, model when there is one, then the fixed fields.
+
+    ``count_key`` asks for every document back (a selection needs all scores, not a top
+    list); ``fixed`` holds the fields a provider's client always sends, and the switches
+    that stop a server echoing every document back.
+    """
+
+    def build(
+        query: str, model: str | None, documents: Sequence[str], extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"query": query, documents_key: list(documents)}
+        if model:
+            body["model"] = model
+        if count_key:
+            body[count_key] = len(documents)
+        body.update(fixed or {})
+        body.update(extra)
+        return body
+
+    return build
+
+
+_RESULTS = _parse_with(_ResultsBody, "results")
+
+
 @dataclass(frozen=True)
 class Provider:
-    """How one rerank API is called. Frozen: a provider is configuration, not state."""
+    """How one rerank API is called. Frozen: a provider is configuration, not state.
+
+    The request goes to the base URL plus ``path``, joined as the provider's client joins
+    them. A base URL that is a bare host gets ``host_prefix`` first (the SDK's default base
+    URL carries it: ``https://api.zeroentropy.dev/v1``); a base URL ending in one of
+    ``drop_suffixes`` loses it, because ``path`` already starts with it.
+    """
 
     name: str
     path: str
     default_base_url: str | None
-    base_url_env: str
-    api_key_envs: tuple[str, ...]
-    key_required: bool
-    default_model: str | None
-    max_documents: int
-    max_request_bytes: int
-    format_query: Callable[[str, str | None], str]
-    build_body: Callable[[str, str | None, str, Sequence[str], dict[str, Any]], dict[str, Any]]
-    parse: Callable[[bytes], list[tuple[int, float]]]  # a response body → (index, score)
+    base_url_envs: tuple[str, ...]
+    key_sources: tuple[KeySource, ...]
+    build_body: BodyBuilder
+    key_required: bool = True
+    default_model: str | None = None
+    max_documents: int = 1000
+    max_request_bytes: int = 5_000_000
+    format_query: Callable[[str, str | None], str] = _query_with_prepended_instruction
+    parse: Callable[[bytes], list[tuple[int, float]]] = _RESULTS
     native_instructions: bool = False
+    host_prefix: str = ""
+    drop_suffixes: tuple[str, ...] = ()
+    # Keys with this prefix belong to another endpoint: (prefix, that default base URL).
+    key_prefixed_base_url: tuple[str, str] | None = None
+    # The server tells its input limit (TEI's /info): long pages are windowed to fit.
+    windows_long_pages: bool = False
     docs_url: str = ""
 
     def body(
@@ -123,137 +179,142 @@ class Provider:
         documents: Sequence[str],
         extra: dict[str, Any],
     ) -> dict[str, Any]:
-        return self.build_body(
-            self.format_query(query, instruction), model, query, documents, extra
-        )
+        return self.build_body(self.format_query(query, instruction), model, documents, extra)
+
+    def default_base_url_for(self, key: str | None) -> str | None:
+        """The public endpoint, which for some providers depends on the key's kind."""
+        if self.key_prefixed_base_url and key and key.startswith(self.key_prefixed_base_url[0]):
+            return self.key_prefixed_base_url[1]
+        return self.default_base_url
+
+    def endpoint(self, base_url: str, path: str | None = None) -> str:
+        """The URL a request goes to; ``path`` (given by the user) replaces the provider's."""
+        base = base_url.rstrip("/")
+        if path is not None:
+            return base + path
+        if not urlsplit(base).path:
+            base += self.host_prefix
+        for suffix in self.drop_suffixes:
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return base + self.path
 
 
-def _results_body(
-    top_key: str | None, documents_key: str = "documents"
-) -> Callable[[str, str | None, str, Sequence[str], dict[str, Any]], dict[str, Any]]:
-    def build(
-        query: str, model: str | None, _raw: str, documents: Sequence[str], extra: dict[str, Any]
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"query": query, documents_key: list(documents)}
-        if model:
-            body["model"] = model
-        if top_key:
-            # Ask for every document back: a selection needs all scores, not a top list.
-            body[top_key] = len(documents)
-        body.update(extra)
-        return body
-
-    return build
-
-
-def _tei_body(
-    query: str, _model: str | None, _raw: str, documents: Sequence[str], extra: dict[str, Any]
-) -> dict[str, Any]:
-    # raw_scores=false: TEI applies the model's activation, giving probabilities.
-    body: dict[str, Any] = {
-        "query": query,
-        "texts": list(documents),
-        "raw_scores": False,
-        "return_text": False,
-    }
-    body.update(extra)
-    return body
+def _self_hosted(name: str, env: str, port: int, **fields: Any) -> Provider:
+    """A server the user runs: on localhost by default, ``<ENV>_BASE_URL``, an optional key
+    in ``<ENV>_API_KEY`` (infinity's server reads its own key from that same variable)."""
+    return Provider(
+        name=name,
+        default_base_url=f"http://127.0.0.1:{port}",
+        base_url_envs=(f"{env}_BASE_URL",),
+        key_sources=(("env", f"{env}_API_KEY"),),
+        key_required=False,
+        **fields,
+    )
 
 
 PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (
         Provider(
+            # zeroentropy SDK: base URL ZEROENTROPY_BASE_URL or https://api.zeroentropy.dev/v1,
+            # then "/models/rerank"; key ZEROENTROPY_API_KEY.
             name="zeroentropy",
-            path="/v1/models/rerank",
+            path="/models/rerank",
+            host_prefix="/v1",
             default_base_url="https://api.zeroentropy.dev",
-            base_url_env="ZEROENTROPY_BASE_URL",
-            api_key_envs=("ZEROENTROPY_API_KEY",),
-            key_required=True,
+            base_url_envs=("ZEROENTROPY_BASE_URL",),
+            key_sources=(("env", "ZEROENTROPY_API_KEY"),),
             default_model="zerank-2",
-            max_documents=1000,
-            max_request_bytes=5_000_000,
             format_query=_query_with_zerank_instruction,
-            build_body=_results_body(None),
-            parse=_parse_with(_ResultsBody, "results"),
+            build_body=_body(count_key=None),
             native_instructions=True,
             docs_url="https://docs.zeroentropy.dev/api-reference/models/rerank",
         ),
         Provider(
+            # cohere ClientV2: key CO_API_KEY, else COHERE_API_KEY; base URL CO_API_URL or
+            # https://api.cohere.com, whose "/v1" the SDK drops; then "/v2/rerank".
             name="cohere",
             path="/v2/rerank",
+            drop_suffixes=("/v1", "/v2"),
             default_base_url="https://api.cohere.com",
-            base_url_env="COHERE_BASE_URL",
-            api_key_envs=("COHERE_API_KEY", "CO_API_KEY"),
-            key_required=True,
+            base_url_envs=("CO_API_URL", "COHERE_BASE_URL"),
+            key_sources=(("env", "CO_API_KEY"), ("env", "COHERE_API_KEY")),
             default_model="rerank-v3.5",
-            max_documents=1000,
-            max_request_bytes=5_000_000,
-            format_query=_query_with_prepended_instruction,
-            build_body=_results_body("top_n"),
-            parse=_parse_with(_ResultsBody, "results"),
+            # v2 answers carry no document text: nothing to switch off.
+            build_body=_body(),
             docs_url="https://docs.cohere.com/reference/rerank",
         ),
         Provider(
+            # jina-cli: https://api.jina.ai + "/v1/rerank", key JINA_API_KEY.
             name="jina",
             path="/v1/rerank",
+            drop_suffixes=("/v1",),
             default_base_url="https://api.jina.ai",
-            base_url_env="JINA_BASE_URL",
-            api_key_envs=("JINA_API_KEY",),
-            key_required=True,
+            base_url_envs=("JINA_BASE_URL",),
+            key_sources=(("env", "JINA_API_KEY"),),
+            # Pointwise (v3 is listwise: a page's score would depend on its neighbours).
             default_model="jina-reranker-v2-base-multilingual",
-            max_documents=1000,
-            max_request_bytes=5_000_000,
-            format_query=_query_with_prepended_instruction,
-            build_body=_results_body("top_n"),
-            parse=_parse_with(_ResultsBody, "results"),
+            # Jina echoes every document's text unless told not to.
+            build_body=_body(fixed={"return_documents": False}),
             docs_url="https://jina.ai/reranker/",
         ),
         Provider(
+            # voyageai SDK: the file named by VOYAGE_API_KEY_PATH wins over VOYAGE_API_KEY;
+            # base URL https://api.voyageai.com/v1, or https://ai.mongodb.com/v1 for MongoDB
+            # Atlas keys ("al-..."); then "/rerank". It sends truncation=true always.
             name="voyage",
-            path="/v1/rerank",
+            path="/rerank",
+            host_prefix="/v1",
             default_base_url="https://api.voyageai.com",
-            base_url_env="VOYAGE_BASE_URL",
-            api_key_envs=("VOYAGE_API_KEY",),
-            key_required=True,
+            key_prefixed_base_url=("al-", "https://ai.mongodb.com"),
+            base_url_envs=("VOYAGE_BASE_URL",),
+            key_sources=(("file", "VOYAGE_API_KEY_PATH"), ("env", "VOYAGE_API_KEY")),
             default_model="rerank-2.5",
-            max_documents=1000,
-            max_request_bytes=5_000_000,
-            format_query=_query_with_prepended_instruction,
-            build_body=_results_body("top_k"),
+            build_body=_body(count_key="top_k", fixed={"truncation": True}),
             parse=_parse_with(_DataBody, "data"),
             docs_url="https://docs.voyageai.com/reference/reranker-api",
         ),
-        Provider(
-            name="tei",
+        _self_hosted(
+            # tei-client: "/rerank" on the server's URL; no key unless the server has one.
+            "tei",
+            "TEI",
+            8080,
             path="/rerank",
-            default_base_url="http://127.0.0.1:8080",
-            base_url_env="TEI_BASE_URL",
-            api_key_envs=("TEI_API_KEY",),
-            key_required=False,
-            default_model=None,
-            # TEI's default --max-client-batch-size is 32.
+            # TEI's default --max-client-batch-size is 32 (the server's /info says its own).
             max_documents=32,
             max_request_bytes=2_000_000,
-            format_query=_query_with_prepended_instruction,
-            build_body=_tei_body,
+            # raw_scores=false: TEI applies the model's activation, giving probabilities.
+            # truncate=true: a safety net behind windowing, and the fallback without /info.
+            build_body=_body(
+                documents_key="texts",
+                count_key=None,
+                fixed={"raw_scores": False, "return_text": False, "truncate": True},
+            ),
             parse=_parse_tei,
+            windows_long_pages=True,
             docs_url="https://huggingface.github.io/text-embeddings-inference/",
         ),
-        Provider(
-            name="openai-compatible",
+        _self_hosted(
+            # infinity_client: "/rerank" (infinity's route prefix is empty by default);
+            # return_documents and raw_scores false, as the client sends them.
+            "infinity",
+            "INFINITY",
+            7997,
+            path="/rerank",
+            build_body=_body(fixed={"return_documents": False, "raw_scores": False}),
+            docs_url="https://michaelfeil.eu/infinity/",
+        ),
+        _self_hosted(
+            # vLLM's /v1/rerank (Cohere's v1 client shape).
+            "openai-compatible",
+            "OPENAI_COMPATIBLE",
+            8000,
             path="/v1/rerank",
-            default_base_url="http://127.0.0.1:8000",
-            base_url_env="OPENAI_COMPATIBLE_BASE_URL",
-            api_key_envs=("OPENAI_COMPATIBLE_API_KEY",),
-            key_required=False,
-            default_model=None,
-            max_documents=1000,
-            max_request_bytes=5_000_000,
-            format_query=_query_with_prepended_instruction,
-            build_body=_results_body("top_n"),
-            parse=_parse_with(_ResultsBody, "results"),
-            docs_url="https://docs.vllm.ai/ (rerank API), https://github.com/michaelfeil/infinity",
+            drop_suffixes=("/v1",),
+            build_body=_body(),
+            docs_url="https://docs.vllm.ai/ (rerank API)",
         ),
     )
 }
