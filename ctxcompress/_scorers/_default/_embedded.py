@@ -151,9 +151,11 @@ def _downloaded_weights() -> Path:
             )
         )
     except Exception as exc:  # offline, DNS, refused, 404...: say so, with the other ways
+        # huggingface_hub's messages span lines; the error is one.
+        detail = " ".join(str(exc).split())[:240]
         why = "offline (HF_HUB_OFFLINE) and not in the Hugging Face cache" if offline else None
         raise DefaultModelUnavailableError(
-            why or f"the download failed ({type(exc).__name__}: {exc})"
+            why or f"the download failed ({type(exc).__name__}: {detail})"
         ) from exc
     digest = _sha256(path / "model.safetensors")
     if digest != MINILM_SHA256:
