@@ -37,6 +37,7 @@ from ._exceptions import (
     TokenizerUnavailableError,
     UnknownScorerError,
 )
+from ._passages import Passage, split_passages
 from ._policies import (
     DEFAULT_POLICY,
     Hybrid,
@@ -46,6 +47,7 @@ from ._policies import (
     TopK,
     build_policy,
 )
+from ._pruning import PassagePruner
 from ._scorers._base import (
     AsyncScorer,
     BaseScorer,
@@ -78,6 +80,7 @@ from ._tokens import (
     load_token_counter,
 )
 from ._types import (
+    ELISION,
     CompressionResult,
     Criterion,
     Order,
@@ -95,6 +98,7 @@ REMOTE_PROVIDERS: Mapping[str, Provider] = MappingProxyType(_PROVIDERS)
 
 __all__ = [
     "DEFAULT_POLICY",
+    "ELISION",
     "REMOTE_PROVIDERS",
     "AsyncRemoteScorer",
     "AsyncScorer",
@@ -134,6 +138,8 @@ __all__ = [
     "PageFlag",
     "PageLike",
     "PageNote",
+    "Passage",
+    "PassagePruner",
     "Policy",
     "Provider",
     "ProviderFallbackWarning",
@@ -174,6 +180,7 @@ __all__ = [
     "register_scheme",
     "select_relevant_pages",
     "split_pages",
+    "split_passages",
 ]
 
 # Public objects report the package, not the private module, as their home.
