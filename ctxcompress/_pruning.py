@@ -60,8 +60,11 @@ class PassagePruner:
     never cut); ``scorer`` scores the passages (None: the compressor's scorer).
     """
 
-    threshold: float = 0.5
-    context: int = 1
+    # Tuned on FinanceBench and ContractNLI dev (scripts/tune_pruner.py, 5 folds by
+    # document): the settings chosen on held-in folds were threshold 0.1-0.5 with two
+    # passages of context; docs/quality.md has the held-out figures.
+    threshold: float = 0.3
+    context: int = 2
     min_keep: int = 1
     max_chars: int = DEFAULT_MAX_CHARS
     scorer: Scorer | str | None = field(default=None, compare=False)

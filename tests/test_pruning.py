@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import anyio
 import pytest
@@ -118,8 +121,7 @@ def test_a_200000_character_page_splits_into_bounded_passages() -> None:
     rng = random.Random(3)
     words = ["lease", "tenant", "rent", "notice", "party", "premises", "term"]
     sentences = [
-        " ".join(rng.choices(words, k=rng.randint(5, 30))).capitalize() + "."
-        for _ in range(12_000)
+        " ".join(rng.choices(words, k=rng.randint(5, 30))).capitalize() + "." for _ in range(12_000)
     ]
     text = " ".join(sentences)[:200_000]
     passages = split_passages(text, max_chars=300)
@@ -207,8 +209,7 @@ def test_pruning_keeps_the_policys_pages_and_only_their_passing_passages() -> No
     assert rent.pruned
     notice = pruned["c1"].kept[1]
     assert notice.kept_text == (
-        f"Either party may end the lease with thirty days notice. Notice must be written. "
-        f"{ELISION}"
+        f"Either party may end the lease with thirty days notice. Notice must be written. {ELISION}"
     )
     assert pruned["c1"].context() == "\n\n".join(sp.kept_text for sp in pruned["c1"].kept)
 
@@ -377,3 +378,64 @@ def test_evidence_recall_counts_words_in_order_in_what_was_kept() -> None:
     # An item none of whose words are on the page says nothing.
     missing = EvalCriterion("q", "d", "?", frozenset({0}), evidence=(Evidence(0, "omega"),))
     assert criterion_evidence_recall(match_evidence(missing, [page]), {0: None}) is None
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ctxcompress", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_compress_prune_passages_sends_spans(tmp_path: Path) -> None:
+    doc = tmp_path / "lease.txt"
+    doc.write_text("\f".join(DOC[:3]), encoding="utf-8")
+    proc = cli(
+        "compress", str(doc), "--criterion", "rent due", "--scorer", "bm25", "--top-k", "1",
+        "--prune", "passages", "--tokenizer", "whitespace", "--format", "json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    (kept,) = out["criteria"][0]["kept"]
+    (span,) = [tuple(s) for s in kept["spans"]][:1]
+    assert DOC[0][span[0] : span[1]].startswith("Rent is due")
+    assert out["criteria"][0]["chars_kept"] < len(DOC[0])
+    text = cli(
+        "compress", str(doc), "--criterion", "rent due", "--scorer", "bm25", "--top-k", "1",
+        "--prune", "passages", "--format", "text",
+    )  # fmt: skip
+    assert ELISION in text.stdout and "Rent is due" in text.stdout
+
+
+def test_eval_reports_evidence_recall_pages_and_pruned(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    docs = [{"doc_id": "d", "pages": DOC[:3]}]
+    start = DOC[1].index("Either")
+    crits = [
+        {
+            "id": "q",
+            "doc_id": "d",
+            "criterion": "how is the lease ended with notice",
+            "relevant_pages": [1],
+            "evidence": [
+                {"page": 1, "text": DOC[1][start : start + 55], "start": start, "end": start + 55}
+            ],
+        }
+    ]
+    (root / "documents.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (root / "criteria.jsonl").write_text("".join(json.dumps(c) + "\n" for c in crits))
+    proc = cli(
+        "eval", "--data", str(root), "--scorer", "bm25", "--prune", "passages",
+        "--json", str(tmp_path / "r.json"), "--no-progress",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "evidence recall (pruned)" in proc.stdout
+    report = json.loads((tmp_path / "r.json").read_text())["evidence"]
+    pages, pruned = report["pages"]["curve"], report["pruned"]["curve"]
+    assert [r["k"] for r in pages] == [1, 2, 3]
+    assert pages[0]["evidence_recall"] == 1.0 and pruned[0]["evidence_recall"] == 1.0
+    assert pruned[0]["chars_sent"] < pages[0]["chars_sent"]
+    assert report["pages"]["k_for_evidence_recall_90"] == 1

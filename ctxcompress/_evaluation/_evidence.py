@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Any
 
-from ._data import EvalCriterion
+from .._types import kept_text
+from ._data import EvalCriterion, EvalDataset
+from ._metrics import ScoredCriterion
 
-__all__ = ["EvidenceMatch", "criterion_evidence_recall", "match_evidence", "words"]
+__all__ = [
+    "EvidenceMatch",
+    "SpansOf",
+    "criterion_evidence_recall",
+    "evidence_curve",
+    "match_evidence",
+    "words",
+]
 
 _WORD = re.compile(r"[^\W_]+")
 Span = tuple[int, int]
@@ -83,3 +93,56 @@ def criterion_evidence_recall(
             continue
         shares.append(match.kept_share(kept[match.page]) if match.page in kept else 0.0)
     return sum(shares) / len(shares) if shares else None
+
+
+#: What a pruning sends of a page: ``spans(criterion_id, page_index)`` (None: the page whole).
+SpansOf = Callable[[str, int], "Sequence[Span] | None"]
+
+
+def evidence_curve(
+    data: EvalDataset,
+    items: Sequence[ScoredCriterion],
+    ks: Sequence[int],
+    spans: SpansOf | None = None,
+) -> dict[str, Any]:
+    """Evidence recall against the share of characters sent, keeping each criterion's top
+    K pages (whole, or what ``spans`` says of each), for each K in ``ks``; and the
+    characters needed for 90% (those of the smallest K that reaches it, None if none does).
+    Averages run over criteria with evidence found on its pages."""
+    criteria = {c.id: c for c in data.criteria}
+    matched = {
+        c.id: match_evidence(criteria[c.id], data.documents[c.doc_id].pages)
+        for c in items
+        if criteria[c.id].evidence
+    }
+    rows = []
+    for k in ks:
+        recalls, shares = [], []
+        for c in items:
+            if c.id not in matched:
+                continue
+            pages = data.documents[c.doc_id].pages
+            kept = {i: None if spans is None else spans(c.id, i) for i in c.ranking()[:k]}
+            recall = criterion_evidence_recall(matched[c.id], kept)
+            if recall is None:
+                continue
+            sent = sum(
+                len(pages[i]) if s is None else len(kept_text(pages[i], tuple(s)))
+                for i, s in kept.items()
+            )
+            recalls.append(recall)
+            shares.append(sent / (sum(len(p) for p in pages) or 1))
+        rows.append(
+            {
+                "k": k,
+                "evidence_recall": sum(recalls) / len(recalls) if recalls else None,
+                "chars_sent": sum(shares) / len(shares) if shares else None,
+            }
+        )
+    reaching = [r for r in rows if r["evidence_recall"] is not None and r["evidence_recall"] >= 0.9]
+    return {
+        "n_criteria": len({c.id for c in items if c.id in matched}),
+        "curve": rows,
+        "k_for_evidence_recall_90": reaching[0]["k"] if reaching else None,
+        "chars_for_evidence_recall_90": reaching[0]["chars_sent"] if reaching else None,
+    }
