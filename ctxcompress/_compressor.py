@@ -13,17 +13,7 @@ from typing import Any, Literal
 
 from ._chunking import split_pages
 from ._exceptions import CtxCompressError, InvalidInputError, ScoringError
-from ._policies import (
-    DEFAULT_POLICY,
-    Candidate,
-    Hybrid,
-    Policy,
-    Threshold,
-    TokenBudget,
-    TopK,
-    build_policy,
-    select_union,
-)
+from ._policies import DEFAULT_POLICY, Candidate, Hybrid, Policy, build_policy, select_union
 from ._pruning import PagePruning, PassagePruner, Prune, ScoreRequest, resolve_pruner
 from ._scorers._base import (
     AsyncScorer,
@@ -252,8 +242,11 @@ class _Job:
 
     def _pick_unbudgeted(self, criterion: Criterion) -> list[int]:
         policy = self.owner.policy
-        if isinstance(policy, Hybrid | Threshold | TopK | TokenBudget):
-            policy = dataclasses.replace(policy.as_hybrid(), max_tokens=None)
+        # The built-in policies (Hybrid, TopK, Threshold, TokenBudget) say what they are
+        # as a Hybrid, whose budget can be lifted; any other policy picks as it is.
+        as_hybrid = getattr(policy, "as_hybrid", None)
+        if callable(as_hybrid):
+            policy = dataclasses.replace(as_hybrid(), max_tokens=None)
         return list(policy.select(self._candidates(criterion.id, {})).ranked_kept)
 
     def _candidates(self, criterion_id: str, tokens: dict[int, int]) -> list[Candidate]:
@@ -308,7 +301,7 @@ class _Job:
         if self.pruning is None:
             union = self._union(selections, union_inputs, chars_total, tokens_total)
         else:
-            union = self._pruned_union(selections, union_inputs, chars_total, tokens_total)
+            union = self._pruned_union(selections, union_inputs, (chars_total, tokens_total))
         return CompressionResult(
             pages=tuple(self.pages),
             selections=tuple(selections),
@@ -331,23 +324,13 @@ class _Job:
             for sp in selection.kept:
                 if sp.page.index in by_page:
                     by_page[sp.page.index].append(selection.criterion.id)
-        union_pages = tuple(self.pages[i] for i in kept_union)
-        return UnionSelection(
-            pages=union_pages,
-            criteria_by_page={i: tuple(ids) for i, ids in by_page.items()},
-            chars_kept=sum(len(p.text) for p in union_pages),
-            chars_total=chars_total,
-            tokens_kept=sum(self.tokens[i] for i in kept_union),
-            tokens_total=tokens_total,
-            truncated_by_budget=truncated,
-        )
+        return self._union_value(kept_union, by_page, truncated, chars_total, tokens_total)
 
     def _pruned_union(
         self,
         selections: list[Selection],
         union_inputs: list[list[Candidate]],
-        chars_total: int,
-        tokens_total: int,
+        totals: tuple[int, int],  # the document's characters and tokens
     ) -> UnionSelection:
         """The union when pages are pruned: a page's spans are the union of the spans its
         criteria kept, and a union budget counts the tokens each criterion's spans add."""
@@ -371,13 +354,33 @@ class _Job:
         kept_union, truncated = select_union(
             union_inputs, self.owner.union_max_tokens, extra_tokens=extra, on_add=add
         )
-        union_pages = tuple(self.pages[i] for i in kept_union)
+        return self._union_value(kept_union, by_page, truncated, *totals, spans)
+
+    def _union_value(
+        self,
+        kept_union: list[int],
+        by_page: dict[int, list[str]],
+        truncated: bool,
+        chars_total: int,
+        tokens_total: int,
+        spans: dict[int, tuple[Span, ...]] | None = None,
+    ) -> UnionSelection:
+        spans = spans or {}
+        pruning = self.pruning
+        chars = tokens = 0
+        for i in kept_union:
+            text = self.pages[i].text
+            pruned = pruning is not None and i in spans
+            chars += len(kept_text(text, spans[i])) if pruned else len(text)
+            tokens += (
+                pruning.tokens(i, spans[i]) if pruning is not None and pruned else self.tokens[i]
+            )
         return UnionSelection(
-            pages=union_pages,
-            criteria_by_page={i: tuple(by_page[i]) for i in kept_union},
-            chars_kept=sum(len(kept_text(self.pages[i].text, spans[i])) for i in kept_union),
+            pages=tuple(self.pages[i] for i in kept_union),
+            criteria_by_page={i: tuple(by_page.get(i, ())) for i in kept_union},
+            chars_kept=chars,
             chars_total=chars_total,
-            tokens_kept=sum(pruning.tokens(i, spans[i]) for i in kept_union),
+            tokens_kept=tokens,
             tokens_total=tokens_total,
             truncated_by_budget=truncated,
             spans=spans,
