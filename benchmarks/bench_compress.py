@@ -7,9 +7,11 @@ builds a fresh scorer before the clock starts, so model scorers start with empty
 (every page is embedded in every run); `--warm` keeps one scorer, so later runs find the
 page embeddings cached, as a second set of criteria on the same document would.
 `--financebench ../shared/data/financebench` scores a real 151-page 10-K against the 58
-FinanceBench questions instead.
+FinanceBench questions instead. `--prune` times the same runs with passage pruning too
+(`prune="passages"`, the default PassagePruner scored by the same scorer), interleaved
+with plain runs so both see the same machine load, and prints what pruning adds.
 
-    python benchmarks/bench_compress.py [--repeat 5] [--scorer default] [--warm] [--financebench DIR]
+    python benchmarks/bench_compress.py [--repeat 5] [--scorer default] [--warm] [--financebench DIR] [--prune]
 """
 
 from __future__ import annotations
@@ -61,27 +63,39 @@ def main() -> None:
         metavar="DIR",
         help="score a real 10-K from this FinanceBench folder instead of the synthetic case",
     )
+    parser.add_argument(
+        "--prune", action="store_true", help="also time passage pruning and print its cost"
+    )
     args = parser.parse_args()
     pages, criteria = (
         financebench_case(Path(args.financebench)) if args.financebench else make_case()
     )
     policy = Hybrid(top_k=5, threshold=0.1, max_tokens=4000)
-    compressor = Compressor(args.scorer, policy)
-    compressor.compress(pages[:2], criteria[:2])  # warm-up: tiktoken load, imports, sessions
-    times = []
+    variants = {"plain": None, "pruned": "passages"} if args.prune else {"plain": None}
+    compressors = {
+        name: Compressor(args.scorer, policy, prune=prune) for name, prune in variants.items()
+    }
+    for compressor in compressors.values():  # warm-up: tiktoken load, imports, sessions
+        compressor.compress(pages[:2], criteria[:2])
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeat):
-        if not args.warm:
-            compressor = Compressor(load_scorer(args.scorer), policy)
-        start = time.perf_counter()
-        result = compressor.compress(pages, criteria)
-        times.append(time.perf_counter() - start)
+        for name, prune in variants.items():
+            if not args.warm:
+                compressors[name] = Compressor(load_scorer(args.scorer), policy, prune=prune)
+            start = time.perf_counter()
+            result = compressors[name].compress(pages, criteria)
+            times[name].append(time.perf_counter() - start)
     pairs = len(pages) * len(criteria)
-    med = statistics.median(times)
     print(f"{len(pages)} pages x {len(criteria)} criteria = {pairs} pairs, scorer {result.scorer}")
-    print(
-        f"median {med:.3f} s over {args.repeat} runs ({pairs / med:,.0f} pairs/s); "
-        f"min {min(times):.3f} s, max {max(times):.3f} s"
-    )
+    for name, runs in times.items():
+        med = statistics.median(runs)
+        print(
+            f"{name}: median {med:.3f} s over {args.repeat} runs ({pairs / med:,.0f} pairs/s); "
+            f"min {min(runs):.3f} s, max {max(runs):.3f} s"
+        )
+    if args.prune:
+        plain, pruned = (statistics.median(times[n]) for n in ("plain", "pruned"))
+        print(f"pruning adds {pruned / plain - 1:+.1%} to the median wall time")
 
 
 if __name__ == "__main__":

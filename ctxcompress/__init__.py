@@ -41,6 +41,7 @@ from ._exceptions import (
     UnknownScorerError,
     UnsupportedModelError,
 )
+from ._passages import Passage, split_passages
 from ._policies import (
     DEFAULT_POLICY,
     Hybrid,
@@ -50,6 +51,7 @@ from ._policies import (
     TopK,
     build_policy,
 )
+from ._pruning import PassagePruner
 from ._scorers._base import (
     AsyncScorer,
     BaseScorer,
@@ -82,6 +84,7 @@ from ._tokens import (
     load_token_counter,
 )
 from ._types import (
+    ELISION,
     CompressionResult,
     Criterion,
     Order,
@@ -99,6 +102,7 @@ REMOTE_PROVIDERS: Mapping[str, Provider] = MappingProxyType(_PROVIDERS)
 
 __all__ = [
     "DEFAULT_POLICY",
+    "ELISION",
     "REMOTE_PROVIDERS",
     "AsyncRemoteScorer",
     "AsyncScorer",
@@ -140,6 +144,8 @@ __all__ = [
     "PageFlag",
     "PageLike",
     "PageNote",
+    "Passage",
+    "PassagePruner",
     "Policy",
     "Provider",
     "ProviderFallbackWarning",
@@ -182,6 +188,7 @@ __all__ = [
     "register_scheme",
     "select_relevant_pages",
     "split_pages",
+    "split_passages",
 ]
 
 # Public objects report the package, not the private module, as their home.

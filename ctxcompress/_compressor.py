@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ._chunking import split_pages
 from ._exceptions import CtxCompressError, InvalidInputError, ScoringError
 from ._policies import DEFAULT_POLICY, Candidate, Hybrid, Policy, build_policy, select_union
+from ._pruning import PagePruning, PassagePruner, Prune, ScoreRequest, resolve_pruner
 from ._scorers._base import (
     AsyncScorer,
     CriterionLike,
@@ -36,7 +37,10 @@ from ._types import (
     PageDecision,
     ScoredPage,
     Selection,
+    Span,
     UnionSelection,
+    kept_text,
+    merge_spans,
 )
 
 __all__ = ["Compressor", "OnError", "select_relevant_pages"]
@@ -46,8 +50,9 @@ logger = logging.getLogger("ctxcompress")
 #: What a compressor does when a scorer fails: raise, or keep every page of the criterion.
 OnError = Literal["raise", "keep"]
 ProgressCallback = Callable[[int, int], None]
-# The sans-I/O job asks its shell for the scores of one batch of criteria at a time.
-_Steps = Generator[list[Criterion], Scores, None]
+
+# The sans-I/O job asks its shell for scores one request at a time.
+_Steps = Generator[ScoreRequest, Scores, None]
 
 _ORDERS = ("document", "score")
 
@@ -61,6 +66,11 @@ class Compressor:
     best first. ``on_error="keep"`` fails open: a criterion whose scoring failed keeps every
     page and its selection carries the error. ``union_max_tokens`` is a token budget for the
     whole-document context, shared fairly across criteria.
+
+    ``prune="passages"`` (or a :class:`PassagePruner`) cuts each kept page down to the
+    passages that matter to the criterion (see :mod:`ctxcompress._pruning`): pages are
+    chosen as without it, then each keeps its best passages; ``ScoredPage.spans`` says
+    which, and token budgets (the policy's and ``union_max_tokens``) count what is sent.
     """
 
     def __init__(
@@ -74,6 +84,7 @@ class Compressor:
         union_max_tokens: int | None = None,
         criteria_per_call: int = 16,
         progress: ProgressCallback | None = None,
+        prune: Prune = None,
     ) -> None:
         if order not in _ORDERS:
             raise InvalidInputError(f"order must be 'document' or 'score', got {order!r}")
@@ -100,12 +111,21 @@ class Compressor:
         self.union_max_tokens = union_max_tokens
         self.criteria_per_call = criteria_per_call
         self.progress = progress
+        self.pruner: PassagePruner | None = resolve_pruner(prune)
+        # Passages are scored by the pruner's own scorer when it names one, else by ours.
+        self.prune_scorer: Scorer = (
+            _resolve_scorer(self.pruner.scorer)
+            if self.pruner is not None and self.pruner.scorer is not None
+            else self.scorer
+        )
 
     def __repr__(self) -> str:
         return (
             f"Compressor(scorer={self.scorer.name!r}, policy={self.policy.describe()}, "
             f"token_counter={self.token_counter.name!r}, order={self.order!r}, "
-            f"on_error={self.on_error!r})"
+            f"on_error={self.on_error!r}"
+            + (f", prune={self.pruner.describe()}" if self.pruner is not None else "")
+            + ")"
         )
 
     def compress(
@@ -117,14 +137,14 @@ class Compressor:
         job = self._job(document, criteria)
         steps = job.steps()
         try:
-            batch = next(steps)
+            ask = next(steps)
             while True:
                 try:
-                    scores = scores_of(self.scorer, batch, job.pages)
+                    scores = scores_of(ask.scorer, ask.criteria, ask.pages)
                 except Exception as exc:
-                    batch = steps.throw(_typed(self.scorer, batch, exc))
+                    ask = steps.throw(_typed(ask.scorer, ask.criteria, exc))
                 else:
-                    batch = steps.send(scores)
+                    ask = steps.send(scores)
         except StopIteration:
             pass
         return job.result()
@@ -138,14 +158,14 @@ class Compressor:
         job = self._job(document, criteria)
         steps = job.steps()
         try:
-            batch = next(steps)
+            ask = next(steps)
             while True:
                 try:
-                    scores = await ascores_of(self.scorer, batch, job.pages)
+                    scores = await ascores_of(ask.scorer, ask.criteria, ask.pages)
                 except Exception as exc:
-                    batch = steps.throw(_typed(self.scorer, batch, exc))
+                    ask = steps.throw(_typed(ask.scorer, ask.criteria, exc))
                 else:
-                    batch = steps.send(scores)
+                    ask = steps.send(scores)
         except StopIteration:
             pass
         return job.result()
@@ -173,6 +193,20 @@ class _Job:
         self.notes: dict[str, dict[int, PageNote]] = {}
         self.errors: dict[str, str] = {}
         self.done = 0
+        self.picks: dict[str, list[int]] = {}
+        self.pruning = (
+            None
+            if owner.pruner is None
+            else PagePruning(
+                owner.pruner,
+                owner.prune_scorer,
+                pages,
+                tokens,
+                owner.token_counter,
+                criteria_per_call=owner.criteria_per_call,
+                fail_open=owner.on_error == "keep",
+            )
+        )
 
     def batches(self) -> list[list[Criterion]]:
         step = self.owner.criteria_per_call
@@ -183,19 +217,46 @@ class _Job:
         sent its :class:`Scores`, or thrown the scorer's error. With ``on_error="keep"``, a
         failed batch is retried one criterion at a time so one bad criterion does not take
         the others down, and the criteria that still fail are kept whole."""
+        scorer = self.owner.scorer
         for batch in self.batches():
             try:
-                self.record(batch, (yield batch))
+                self.record(batch, (yield ScoreRequest(scorer, batch, self.pages)))
             except Exception:
                 if self.owner.on_error == "raise":
                     raise
                 failed: dict[str, BaseException] = {}
                 for criterion in batch:
                     try:
-                        self.record([criterion], (yield [criterion]))
+                        self.record(
+                            [criterion], (yield ScoreRequest(scorer, [criterion], self.pages))
+                        )
                     except Exception as single:
                         failed[criterion.id] = single
                 self.mark_failed(failed)
+        if self.pruning is not None:
+            # Pages are picked before pruning without the token budget (pruned pages are
+            # smaller, so more may fit); the budget is applied to what is sent in result().
+            scored = [c for c in self.criteria if c.id not in self.errors]
+            self.picks = {c.id: self._pick_unbudgeted(c) for c in scored}
+            yield from self.pruning.steps(self.picks, scored)
+
+    def _pick_unbudgeted(self, criterion: Criterion) -> list[int]:
+        policy = self.owner.policy
+        # The built-in policies (Hybrid, TopK, Threshold, TokenBudget) say what they are
+        # as a Hybrid, whose budget can be lifted; any other policy picks as it is.
+        as_hybrid = getattr(policy, "as_hybrid", None)
+        if callable(as_hybrid):
+            policy = dataclasses.replace(as_hybrid(), max_tokens=None)
+        return list(policy.select(self._candidates(criterion.id, {})).ranked_kept)
+
+    def _candidates(self, criterion_id: str, tokens: dict[int, int]) -> list[Candidate]:
+        """The policy's view of the pages: their score and tokens (``tokens`` overrides
+        the whole page's count for pages that are pruned)."""
+        scores = self.scores[criterion_id]
+        return [
+            Candidate(p.index, s, tokens.get(p.index, t))
+            for p, s, t in zip(self.pages, scores, self.tokens, strict=True)
+        ]
 
     def record(self, batch: Sequence[Criterion], scores: Scores) -> None:
         for ci, criterion in enumerate(batch):
@@ -237,22 +298,10 @@ class _Job:
                 selection, ranked = self._select(criterion, chars_total, tokens_total)
             selections.append(selection)
             union_inputs.append(ranked)
-        kept_union, truncated = select_union(union_inputs, owner.union_max_tokens)
-        by_page: dict[int, list[str]] = {i: [] for i in kept_union}
-        for selection in selections:
-            for sp in selection.kept:
-                if sp.page.index in by_page:
-                    by_page[sp.page.index].append(selection.criterion.id)
-        union_pages = tuple(self.pages[i] for i in kept_union)
-        union = UnionSelection(
-            pages=union_pages,
-            criteria_by_page={i: tuple(ids) for i, ids in by_page.items()},
-            chars_kept=sum(len(p.text) for p in union_pages),
-            chars_total=chars_total,
-            tokens_kept=sum(self.tokens[i] for i in kept_union),
-            tokens_total=tokens_total,
-            truncated_by_budget=truncated,
-        )
+        if self.pruning is None:
+            union = self._union(selections, union_inputs, chars_total, tokens_total)
+        else:
+            union = self._pruned_union(selections, union_inputs, (chars_total, tokens_total))
         return CompressionResult(
             pages=tuple(self.pages),
             selections=tuple(selections),
@@ -262,23 +311,111 @@ class _Job:
             token_counter=owner.token_counter.name,
         )
 
+    def _union(
+        self,
+        selections: list[Selection],
+        union_inputs: list[list[Candidate]],
+        chars_total: int,
+        tokens_total: int,
+    ) -> UnionSelection:
+        kept_union, truncated = select_union(union_inputs, self.owner.union_max_tokens)
+        by_page: dict[int, list[str]] = {i: [] for i in kept_union}
+        for selection in selections:
+            for sp in selection.kept:
+                if sp.page.index in by_page:
+                    by_page[sp.page.index].append(selection.criterion.id)
+        return self._union_value(kept_union, by_page, truncated, chars_total, tokens_total)
+
+    def _pruned_union(
+        self,
+        selections: list[Selection],
+        union_inputs: list[list[Candidate]],
+        totals: tuple[int, int],  # the document's characters and tokens
+    ) -> UnionSelection:
+        """The union when pages are pruned: a page's spans are the union of the spans its
+        criteria kept, and a union budget counts the tokens each criterion's spans add."""
+        assert self.pruning is not None
+        pruning = self.pruning
+        sent = [{sp.page.index: sp.spans for sp in s.kept} for s in selections]
+        spans: dict[int, tuple[Span, ...]] = {}
+        by_page: dict[int, list[str]] = {}
+
+        def extra(position: int, cand: Candidate) -> int:
+            i = cand.index
+            merged = merge_spans(spans.get(i, ()), sent[position][i])
+            before = pruning.tokens(i, spans[i]) if i in spans else 0
+            return 0 if merged == spans.get(i) else max(0, pruning.tokens(i, merged) - before)
+
+        def add(position: int, cand: Candidate) -> None:
+            i = cand.index
+            spans[i] = merge_spans(spans.get(i, ()), sent[position][i])
+            by_page.setdefault(i, []).append(selections[position].criterion.id)
+
+        kept_union, truncated = select_union(
+            union_inputs, self.owner.union_max_tokens, extra_tokens=extra, on_add=add
+        )
+        return self._union_value(kept_union, by_page, truncated, *totals, spans)
+
+    def _union_value(
+        self,
+        kept_union: list[int],
+        by_page: dict[int, list[str]],
+        truncated: bool,
+        chars_total: int,
+        tokens_total: int,
+        spans: dict[int, tuple[Span, ...]] | None = None,
+    ) -> UnionSelection:
+        spans = spans or {}
+        pruning = self.pruning
+        chars = tokens = 0
+        for i in kept_union:
+            text = self.pages[i].text
+            pruned = pruning is not None and i in spans
+            chars += len(kept_text(text, spans[i])) if pruned else len(text)
+            tokens += (
+                pruning.tokens(i, spans[i]) if pruning is not None and pruned else self.tokens[i]
+            )
+        return UnionSelection(
+            pages=tuple(self.pages[i] for i in kept_union),
+            criteria_by_page={i: tuple(by_page.get(i, ())) for i in kept_union},
+            chars_kept=chars,
+            chars_total=chars_total,
+            tokens_kept=tokens,
+            tokens_total=tokens_total,
+            truncated_by_budget=truncated,
+            spans=spans,
+        )
+
     def _select(
         self, criterion: Criterion, chars_total: int, tokens_total: int
     ) -> tuple[Selection, list[Candidate]]:
         scores = self.scores[criterion.id]
-        candidates = [
-            Candidate(p.index, s, t)
-            for p, s, t in zip(self.pages, scores, self.tokens, strict=True)
-        ]
+        spans: dict[int, tuple[Span, ...]] = {}
+        if self.pruning is not None:
+            spans = {
+                i: self.pruning.spans(criterion.id, i, scores[i])
+                for i in self.picks.get(criterion.id, ())
+            }
+        pruning = self.pruning
+        tokens = {i: pruning.tokens(i, s) for i, s in spans.items()} if pruning else {}
+        candidates = self._candidates(criterion.id, tokens)
         outcome = self.owner.policy.select(candidates)
         order = (
             list(outcome.ranked_kept)
             if self.owner.order == "score"
             else sorted(outcome.ranked_kept)
         )
-        notes = self.notes.get(criterion.id, {})
+        notes = dict(self.notes.get(criterion.id, {}))
+        if pruning is not None:
+            for i in order:
+                failure = pruning.failure(criterion.id, i)
+                if failure is not None:
+                    old = notes.get(i, PageNote())
+                    text = failure if old.text is None else f"{old.text}; {failure}"
+                    notes[i] = dataclasses.replace(old, text=text)
         kept = tuple(
-            ScoredPage(self.pages[i], scores[i], *_note_fields(notes.get(i))) for i in order
+            ScoredPage(self.pages[i], scores[i], *_note_fields(notes.get(i)), spans.get(i, ()))
+            for i in order
         )
         ranked = [candidates[i] for i in outcome.ranked_kept]
         decisions = tuple(
@@ -292,9 +429,9 @@ class _Job:
                 criterion=criterion,
                 kept=kept,
                 decisions=decisions,
-                chars_kept=sum(len(sp.page.text) for sp in kept),
+                chars_kept=sum(len(sp.kept_text) for sp in kept),
                 chars_total=chars_total,
-                tokens_kept=sum(self.tokens[i] for i in order),
+                tokens_kept=sum(candidates[i].tokens for i in order),
                 tokens_total=tokens_total,
                 truncated_by_budget=outcome.truncated_by_budget,
             ),

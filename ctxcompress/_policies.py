@@ -9,7 +9,7 @@ rule that made it, so a result can be audited page by page.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -248,7 +248,11 @@ class TokenBudget(_Composable):
 
 
 def select_union(
-    ranked_kept: Sequence[Sequence[Candidate]], max_tokens: int | None = None
+    ranked_kept: Sequence[Sequence[Candidate]],
+    max_tokens: int | None = None,
+    *,
+    extra_tokens: Callable[[int, Candidate], int] | None = None,
+    on_add: Callable[[int, Candidate], None] | None = None,
 ) -> tuple[list[int], bool]:
     """Merge per-criterion selections into one deduplicated set of page indices.
 
@@ -257,14 +261,21 @@ def select_union(
     (a page another criterion already added costs nothing), so a shared budget is split
     fairly instead of going to whichever criterion ranks first. Returns the kept indices in
     document order and whether the budget dropped anything.
+
+    With passage pruning a page another criterion added may still cost something: this
+    criterion's passages of it may not be there yet. ``extra_tokens(position, candidate)``
+    then says what adding criterion ``position``'s candidate would add to the context (0
+    when nothing new), and ``on_add`` is told each addition.
     """
     if max_tokens is not None:
         _check_positive_int("union max_tokens", max_tokens)
     chosen: dict[int, None] = {}
-    if max_tokens is None:
-        for kept in ranked_kept:
-            chosen.update((c.index, None) for c in kept)
-        return sorted(chosen), False
+
+    def cost(position: int, cand: Candidate) -> int:
+        if extra_tokens is not None:
+            return extra_tokens(position, cand)
+        return 0 if cand.index in chosen else cand.tokens
+
     used = 0
     truncated = False
     cursors = [0] * len(ranked_kept)
@@ -272,19 +283,26 @@ def select_union(
     while active:
         active = False
         for i, kept in enumerate(ranked_kept):
-            # Advance this criterion to its next page that is new and fits; one page a turn.
+            # Advance this criterion to its next page that adds something and fits; one
+            # page a turn (without a budget, every page at once).
             while cursors[i] < len(kept):
                 cand = kept[cursors[i]]
                 cursors[i] += 1
-                if cand.index in chosen:
+                extra = cost(i, cand)
+                if cand.index in chosen and extra == 0:
+                    if on_add is not None:
+                        on_add(i, cand)
                     continue
-                if used + cand.tokens > max_tokens:
+                if max_tokens is not None and used + extra > max_tokens:
                     truncated = True
                     continue
                 chosen[cand.index] = None
-                used += cand.tokens
+                used += extra
+                if on_add is not None:
+                    on_add(i, cand)
                 active = True
-                break
+                if max_tokens is not None:
+                    break
     return sorted(chosen), truncated
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 from ._exceptions import InvalidInputError
 
 __all__ = [
+    "ELISION",
     "CompressionResult",
     "Criterion",
     "Order",
@@ -22,13 +23,62 @@ __all__ = [
     "PageFlag",
     "ScoredPage",
     "Selection",
+    "Span",
     "UnionSelection",
+    "kept_text",
+    "merge_spans",
 ]
 
 Order = Literal["document", "score"]
 #: How a scorer marks a page scored in a special way: scored over overlapping windows
 #: (longer than the model), pruned by a cascade's first stage, or served from a score cache.
 PageFlag = Literal["windowed", "pruned", "cached"]
+#: A kept character range ``[start, end)`` of a page's text.
+Span = tuple[int, int]
+#: What stands where passages of a page were cut, so an LLM knows something is missing.
+ELISION = "[…]"
+
+
+def kept_text(text: str, spans: tuple[Span, ...]) -> str:
+    """The kept spans of ``text`` joined, a visible :data:`ELISION` marker wherever text
+    (other than whitespace) was cut: before the first span, between spans, after the last.
+    The whole page (``((0, len(text)),)``) is the text itself."""
+    if len(spans) == 1 and spans[0] == (0, len(text)):
+        return text
+    parts: list[str] = []
+    position = 0
+    for start, end in spans:
+        if text[position:start].strip():
+            parts.append(ELISION)
+        parts.append(text[start:end])
+        position = end
+    if text[position:].strip():
+        parts.append(ELISION)
+    return " ".join(parts)
+
+
+def merge_spans(*groups: tuple[Span, ...]) -> tuple[Span, ...]:
+    """The union of span sets as one ordered set of non-overlapping spans (touching or
+    overlapping spans become one)."""
+    merged: list[Span] = []
+    for start, end in sorted(s for group in groups for s in group):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _check_spans(page: Page, spans: tuple[Span, ...]) -> None:
+    position = 0
+    for span in spans:
+        ok = isinstance(span, tuple) and len(span) == 2 and all(type(v) is int for v in span)
+        if not ok or not position <= span[0] < span[1] <= len(page.text):
+            raise InvalidInputError(
+                f"page {page.index}: spans must be ordered, non-overlapping (start, end) "
+                f"ranges within its {len(page.text)} characters, got {spans!r}"
+            )
+        position = span[1]
 
 
 K = TypeVar("K")
@@ -139,20 +189,39 @@ class ScoredPage:
     plain way: e.g. a page longer than the model, scored over windows, or a page pruned by
     a cascade's first stage. ``flags`` says the same in words a program can test
     (:data:`PageFlag`: ``"windowed"``, ``"pruned"``, ``"cached"``).
+
+    ``spans`` are the character ranges of ``page.text`` that are sent, ordered and
+    non-overlapping: the whole page unless passage pruning cut it; ``kept_text`` is what is
+    sent, with :data:`ELISION` markers where text was cut (every cut stays recoverable
+    from the offsets).
     """
 
     page: Page
     score: float | None
     note: str | None = None
     flags: tuple[PageFlag, ...] = ()
+    spans: tuple[Span, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.spans:
+            object.__setattr__(self, "spans", ((0, len(self.page.text)),))
+        elif self.spans != ((0, len(self.page.text)),):
+            _check_spans(self.page, self.spans)
         if self.score is None:
             return
         if not (isinstance(self.score, float | int) and math.isfinite(self.score)):
             raise InvalidInputError(
                 f"page {self.page.index}: score must be finite, got {self.score!r}"
             )
+
+    @property
+    def pruned(self) -> bool:
+        """Whether passage pruning cut this page (``spans`` is not the whole page)."""
+        return self.spans != ((0, len(self.page.text)),)
+
+    @property
+    def kept_text(self) -> str:
+        return kept_text(self.page.text, self.spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +237,49 @@ class PageDecision:
     flags: tuple[PageFlag, ...] = ()  # the scorer's flags on this page (see ScoredPage.flags)
 
 
+class _Sizes:
+    """What a selection and the union share: how much of the document they send.
+
+    (A mixin with no fields of its own, so both frozen dataclasses keep their slots.)
+    """
+
+    __slots__ = ()
+    chars_kept: int
+    chars_total: int
+    tokens_kept: int
+    tokens_total: int
+    truncated_by_budget: bool
+
+    @property
+    def chars_kept_fraction(self) -> float:
+        """Share of the document's characters sent: 0.12 means 12%."""
+        return self.chars_kept / self.chars_total if self.chars_total else 0.0
+
+    @property
+    def compression_ratio(self) -> float:
+        """Total characters over kept characters (8.0 means 8x smaller); inf if none kept."""
+        return self.chars_total / self.chars_kept if self.chars_kept else math.inf
+
+    def _sizes_dict(self) -> dict[str, Any]:
+        return {
+            "chars_kept": self.chars_kept,
+            "chars_total": self.chars_total,
+            "tokens_kept": self.tokens_kept,
+            "tokens_total": self.tokens_total,
+            "chars_kept_fraction": round(self.chars_kept_fraction, 6),
+            "compression_ratio": _json_ratio(self.compression_ratio),
+            "truncated_by_budget": self.truncated_by_budget,
+        }
+
+
 @dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(_Sizes):
     """What one criterion kept from one document.
 
     ``kept`` is in the compressor's output order; ``decisions`` covers every page in
     document order. ``error`` is set when scoring failed and the compressor failed open
-    (``on_error="keep"``): then every page is kept and ``decisions`` say so.
+    (``on_error="keep"``): then every page is kept and ``decisions`` say so. With passage
+    pruning, ``chars_kept`` and ``tokens_kept`` count each page's ``kept_text``: what is sent.
     """
 
     criterion: Criterion
@@ -192,18 +297,8 @@ class Selection:
         return tuple(sp.page.index for sp in self.kept)
 
     @property
-    def chars_kept_fraction(self) -> float:
-        """Share of the document's characters sent: 0.12 means 12%."""
-        return self.chars_kept / self.chars_total if self.chars_total else 0.0
-
-    @property
     def tokens_kept_fraction(self) -> float:
         return self.tokens_kept / self.tokens_total if self.tokens_total else 0.0
-
-    @property
-    def compression_ratio(self) -> float:
-        """Total characters over kept characters (8.0 means 8x smaller); inf if none kept."""
-        return self.chars_total / self.chars_kept if self.chars_kept else math.inf
 
     @property
     def failed(self) -> bool:
@@ -211,7 +306,7 @@ class Selection:
 
     def context(self, separator: str = "\n\n") -> str:
         """The kept pages' text joined in output order: what would be sent to an LLM."""
-        return separator.join(sp.page.text for sp in self.kept)
+        return separator.join(sp.kept_text for sp in self.kept)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -224,17 +319,12 @@ class Selection:
                     "score": _round(sp.score),
                     "note": sp.note,
                     "flags": list(sp.flags),
+                    "spans": [list(span) for span in sp.spans],
                 }
                 for sp in self.kept
             ],
             "kept_indices": list(self.kept_indices),
-            "chars_kept": self.chars_kept,
-            "chars_total": self.chars_total,
-            "tokens_kept": self.tokens_kept,
-            "tokens_total": self.tokens_total,
-            "chars_kept_fraction": round(self.chars_kept_fraction, 6),
-            "compression_ratio": _json_ratio(self.compression_ratio),
-            "truncated_by_budget": self.truncated_by_budget,
+            **self._sizes_dict(),
             "error": self.error,
             "decisions": [
                 {
@@ -252,10 +342,12 @@ class Selection:
 
 
 @dataclass(frozen=True, slots=True)
-class UnionSelection:
+class UnionSelection(_Sizes):
     """The whole document's context: each page once, kept if any criterion kept it.
 
-    ``criteria_by_page`` maps a kept page index to the ids of the criteria that kept it.
+    ``criteria_by_page`` maps a kept page index to the ids of the criteria that kept it;
+    ``spans`` maps it to the character ranges sent (the union of the spans its criteria
+    kept; the whole page when none pruned it, or when left empty at construction).
     """
 
     pages: tuple[Page, ...]
@@ -265,33 +357,34 @@ class UnionSelection:
     tokens_kept: int
     tokens_total: int
     truncated_by_budget: bool = False
+    spans: Mapping[int, tuple[Span, ...]] = field(default_factory=FrozenMap)
+
+    def __post_init__(self) -> None:
+        given = dict(self.spans)
+        for page in self.pages:
+            if page.index in given:
+                _check_spans(page, given[page.index])
+        whole = {p.index: given.get(p.index, ((0, len(p.text)),)) for p in self.pages}
+        object.__setattr__(self, "spans", FrozenMap(whole))
 
     @property
     def kept_indices(self) -> tuple[int, ...]:
         return tuple(p.index for p in self.pages)
 
-    @property
-    def chars_kept_fraction(self) -> float:
-        return self.chars_kept / self.chars_total if self.chars_total else 0.0
-
-    @property
-    def compression_ratio(self) -> float:
-        return self.chars_total / self.chars_kept if self.chars_kept else math.inf
+    def kept_text(self, index: int) -> str:
+        """What is sent of page ``index`` (a kept page), elisions marked."""
+        page = next(p for p in self.pages if p.index == index)
+        return kept_text(page.text, self.spans[index])
 
     def context(self, separator: str = "\n\n") -> str:
-        return separator.join(p.text for p in self.pages)
+        return separator.join(kept_text(p.text, self.spans[p.index]) for p in self.pages)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kept_indices": list(self.kept_indices),
             "criteria_by_page": {str(k): list(v) for k, v in self.criteria_by_page.items()},
-            "chars_kept": self.chars_kept,
-            "chars_total": self.chars_total,
-            "tokens_kept": self.tokens_kept,
-            "tokens_total": self.tokens_total,
-            "chars_kept_fraction": round(self.chars_kept_fraction, 6),
-            "compression_ratio": _json_ratio(self.compression_ratio),
-            "truncated_by_budget": self.truncated_by_budget,
+            "spans": {str(k): [list(s) for s in v] for k, v in self.spans.items()},
+            **self._sizes_dict(),
         }
 
 

@@ -3,6 +3,10 @@
 import ctxcompress
 
 EXPECTED = {
+    "ELISION",
+    "Passage",
+    "PassagePruner",
+    "split_passages",
     "DecoderRerankerScorer",
     "Model",
     "BiEncoder",

@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--union-max-tokens", type=int, help="token budget for the whole-document context"
     )
+    p.add_argument(
+        "--prune",
+        choices=["passages"],
+        help="keep only the passages of each kept page that matter (sentences, table rows)",
+    )
     p.add_argument("--order", choices=["document", "score"], default="document")
     p.add_argument("--format", choices=["json", "markdown", "text"], default="markdown")
     p.add_argument(
@@ -115,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         on_error=args.on_error,
         union_max_tokens=args.union_max_tokens,
         progress=progress,
+        prune=args.prune,
     )
     try:
         result = compressor.compress(pages, criteria)
@@ -143,7 +149,9 @@ def render_markdown(result: CompressionResult) -> str:
         if s.error:
             lines.append(f"**Scoring failed, every page kept:** {s.error}")
         kept = ", ".join(
-            f"p{sp.page.label} ({'unscored' if sp.score is None else f'{sp.score:.2f}'})"
+            f"p{sp.page.label} ({'unscored' if sp.score is None else f'{sp.score:.2f}'}"
+            + (f", {len(sp.spans)} spans" if sp.pruned else "")
+            + ")"
             for sp in s.kept
         )
         lines.append(f"- kept {len(s.kept)} pages: {kept or 'none'}")

@@ -17,12 +17,15 @@ from .._evaluation import (
     plot_report,
     score_dataset,
 )
+from .._evaluation._data import EvalDataset
 from .._evaluation._metrics import ScoredCriterion
 from .._exceptions import InvalidInputError
+from .._pruning import PassagePruner
 from .._scorers._base import BaseScorer
 from .._scorers._calibrated import CalibratedScorer
 from .._tokens import load_token_counter
 from ._common import ProgressBar, UsageError, add_scorer_option, scorer_from_args
+from ._evidence import evidence_markdown, evidence_report
 
 __all__ = ["add_parsers"]
 
@@ -52,6 +55,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     e.add_argument("--calibrator", metavar="FILE", help="apply this calibrator JSON to the scores")
     e.add_argument("--json", metavar="OUT", help="write the full report as JSON")
     e.add_argument("--plot", metavar="OUT.png", help="write the recall curve and reliability PNG")
+    e.add_argument(
+        "--prune",
+        choices=["passages"],
+        help="with evidence in the data: also measure pruned pages (the default PassagePruner)",
+    )
     e.set_defaults(run=run_eval)
 
     c = sub.add_parser("calibrate", help="fit a calibrator, cross-validated by document")
@@ -78,7 +86,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     t.set_defaults(run=run_threshold)
 
 
-def _scored(args: argparse.Namespace) -> tuple[list[ScoredCriterion], BaseScorer, str]:
+def _scored(
+    args: argparse.Namespace,
+) -> tuple[list[ScoredCriterion], BaseScorer, str, EvalDataset]:
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
     if not Path(args.data).is_dir():
@@ -94,7 +104,7 @@ def _scored(args: argparse.Namespace) -> tuple[list[ScoredCriterion], BaseScorer
         items = score_dataset(data, scorer, progress=bar, token_counter=counter)
     finally:
         bar.close()
-    return items, scorer, data.name
+    return items, scorer, data.name, data
 
 
 def _calibrated(
@@ -148,11 +158,17 @@ def markdown_report(name: str, dataset: str, report: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    items, scorer, dataset = _scored(args)
+    items, scorer, dataset, data = _scored(args)
     items, name = _calibrated(args, items, scorer)
     report = evaluate(items)
     report.update({"scorer": name, "dataset": dataset, "calibrator": args.calibrator})
     print(markdown_report(name, dataset, report))
+    pruner = PassagePruner() if args.prune == "passages" else None
+    evidence = evidence_report(data, items, scorer, pruner)
+    if evidence is not None:
+        report["evidence"] = evidence
+        print()
+        print(evidence_markdown(evidence))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if args.plot:
@@ -163,7 +179,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise UsageError(f"--folds must be >= 2, got {args.folds}")
-    items, scorer, dataset = _scored(args)
+    items, scorer, dataset, _ = _scored(args)
     held_out, calibrator = calibrate_cross_validated(
         items,
         args.method,
@@ -189,7 +205,7 @@ def run_threshold(args: argparse.Namespace) -> int:
         raise UsageError(f"--target-recall must be in (0, 1], got {args.target_recall}")
     if args.folds < 2:
         raise UsageError(f"--folds must be >= 2, got {args.folds}")
-    items, scorer, dataset = _scored(args)
+    items, scorer, dataset, _ = _scored(args)
     items, name = _calibrated(args, items, scorer)
     result = cross_validated_threshold(
         items,

@@ -20,7 +20,7 @@ from typing import Any
 
 from .._exceptions import InvalidInputError
 
-__all__ = ["EvalCriterion", "EvalDataset", "EvalDocument", "load_dataset"]
+__all__ = ["EvalCriterion", "EvalDataset", "EvalDocument", "Evidence", "load_dataset"]
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,24 @@ class EvalDocument:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One annotated evidence item: its page, its text, and (ContractNLI) its exact
+    character offsets into that page."""
+
+    page: int
+    text: str
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
 class EvalCriterion:
     id: str
     doc_id: str
     text: str
     relevant: frozenset[int]
     label: str | None = None
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,10 +127,40 @@ def _load_page_selection(root: Path) -> EvalDataset:
             raise InvalidInputError(
                 f"criterion {row.get('id')!r}: relevant page out of range 0..{n - 1}"
             )
+        evidence = _evidence(row, n)
         criteria.append(
-            EvalCriterion(str(row["id"]), doc_id, str(row["criterion"]), relevant, row.get("label"))
+            EvalCriterion(
+                str(row["id"]), doc_id, str(row["criterion"]), relevant, row.get("label"), evidence
+            )
         )
     return EvalDataset(root.name, documents, tuple(criteria))
+
+
+def _evidence(row: dict[str, Any], n_pages: int) -> tuple[Evidence, ...]:
+    items = row.get("evidence") or []
+    if not isinstance(items, list):
+        raise InvalidInputError(f"criterion {row.get('id')!r}: evidence must be a list")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise InvalidInputError(
+                f"criterion {row.get('id')!r}: each evidence item needs a page and a text"
+            )
+        page = int(item.get("page", -1))
+        if not 0 <= page < n_pages:
+            raise InvalidInputError(
+                f"criterion {row.get('id')!r}: evidence page out of range 0..{n_pages - 1}"
+            )
+        start, end = item.get("start"), item.get("end")
+        out.append(
+            Evidence(
+                page,
+                item["text"],
+                None if start is None else int(start),
+                None if end is None else int(end),
+            )
+        )
+    return tuple(out)
 
 
 def _load_beir(root: Path, split: str) -> EvalDataset:

@@ -15,6 +15,7 @@ Use a calibrator fitted on your own labelled data when the probabilities must be
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -51,7 +52,9 @@ _STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
+    # Cached: a document's words repeat, and passage pruning tokenizes its pages' text again.
     # A light suffix stripper: enough to match plural and verb forms, cheap, deterministic.
     if len(word) <= 4:
         return word

@@ -15,6 +15,7 @@ from ctxcompress import (
     Compressor,
     Criterion,
     InvalidInputError,
+    PassagePruner,
     Policy,
     Scorer,
     Selection,
@@ -54,6 +55,11 @@ class CtxCompressor(BaseDocumentCompressor):
     kept document is a copy with ``metadata["relevance_score"]`` (the calibrated
     probability) and ``metadata["ctxcompress_rule"]``; the inputs are never changed.
 
+    ``prune="passages"`` (or a ``PassagePruner``) cuts each kept document down to the
+    passages that matter: its ``page_content`` is then the kept text (cuts marked ``[…]``)
+    and ``metadata["ctxcompress_spans"]`` the kept ``[start, end]`` ranges of the original
+    ``page_content``, so every cut can be recovered.
+
     Unknown keyword arguments are refused (``top_k`` names ``top_n``). Settings may be
     changed after first use; the next call uses them, and a scorer given as a spec string is
     loaded once and reused while the spec stays the same.
@@ -73,6 +79,7 @@ class CtxCompressor(BaseDocumentCompressor):
     order: Literal["score", "document"] = "score"
     token_counter: str = "tiktoken"
     on_error: Literal["raise", "keep"] = "raise"
+    prune: PassagePruner | Literal["passages"] | None = None
 
     _compressor: Compressor | None = PrivateAttr(default=None)
     _built_for: tuple[Any, ...] | None = PrivateAttr(default=None)
@@ -106,6 +113,7 @@ class CtxCompressor(BaseDocumentCompressor):
             self.token_counter,
             self.order,
             self.on_error,
+            self.prune,
         )
 
     def _scorer(self) -> Scorer | str | None:
@@ -125,6 +133,7 @@ class CtxCompressor(BaseDocumentCompressor):
                 self.token_counter,
                 order=self.order,
                 on_error=self.on_error,
+                prune=self.prune,
             )
             self._built_for = settings
         return self._compressor
@@ -148,7 +157,7 @@ class CtxCompressor(BaseDocumentCompressor):
         if not documents:
             return []
         result = self._get().compress([d.page_content for d in documents], self._criteria(query))
-        return _kept(documents, result.selections[0])
+        return _kept(documents, result.selections[0], self.prune is not None)
 
     async def acompress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
@@ -158,10 +167,12 @@ class CtxCompressor(BaseDocumentCompressor):
         result = await self._get().acompress(
             [d.page_content for d in documents], self._criteria(query)
         )
-        return _kept(documents, result.selections[0])
+        return _kept(documents, result.selections[0], self.prune is not None)
 
 
-def _kept(documents: Sequence[Document], selection: Selection) -> list[Document]:
+def _kept(
+    documents: Sequence[Document], selection: Selection, pruned: bool = False
+) -> list[Document]:
     rules = {d.index: d.rule for d in selection.decisions}
     out = []
     for sp in selection.kept:
@@ -173,7 +184,11 @@ def _kept(documents: Sequence[Document], selection: Selection) -> list[Document]
         }
         if selection.error:
             metadata["ctxcompress_error"] = selection.error
-        out.append(source.model_copy(update={"metadata": metadata}))
+        update: dict[str, Any] = {"metadata": metadata}
+        if pruned:
+            metadata["ctxcompress_spans"] = [list(span) for span in sp.spans]
+            update["page_content"] = sp.kept_text
+        out.append(source.model_copy(update=update))
     return out
 
 
@@ -199,4 +214,5 @@ def compress_by_criteria(
     result: CompressionResult = compressor._get().compress(
         [d.page_content for d in documents], crits
     )
-    return {s.criterion.id: _kept(documents, s) for s in result.selections}
+    pruned = compressor.prune is not None
+    return {s.criterion.id: _kept(documents, s, pruned) for s in result.selections}

@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_ctxcompress import CtxCompressionRetriever, CtxCompressor, compress_by_criteria
 
-from ctxcompress import BaseScorer, Criterion, Page, Scores
+from ctxcompress import BaseScorer, Criterion, Page, PassagePruner, Scores
 
 
 class HashingEmbeddings(Embeddings):
@@ -173,3 +173,34 @@ def test_settings_changed_after_first_use_take_effect_and_the_scorer_is_reused()
     compressor.top_n = 1
     assert len(compressor.compress_documents(DOCS, "methotrexate failed")) == 1
     assert compressor._get().scorer is scorer
+
+
+LONG = Document(
+    "The patient was seen in clinic. Methotrexate 20 mg weekly failed after six months. "
+    "Parking was validated at the front desk. The weather was mild.",
+    metadata={"page": 16},
+)
+
+
+def test_prune_sends_the_kept_passages_and_their_offsets() -> None:
+    docs = [LONG, DOCS[2]]
+    before = copy.deepcopy(docs)
+    out = compressor(top_n=1, prune=PassagePruner(context=0)).compress_documents(
+        docs, "methotrexate failed"
+    )
+    (doc,) = out
+    spans = doc.metadata["ctxcompress_spans"]
+    assert "Methotrexate 20 mg weekly failed after six months." in doc.page_content
+    assert "[…]" in doc.page_content and "weather" not in doc.page_content
+    for start, end in spans:
+        assert LONG.page_content[start:end] in doc.page_content
+    assert docs == before  # inputs untouched
+    plain = compressor(top_n=1).compress_documents(docs, "methotrexate failed")
+    assert plain[0].page_content == LONG.page_content
+    assert "ctxcompress_spans" not in plain[0].metadata
+    adocs = anyio.run(
+        compressor(top_n=1, prune=PassagePruner(context=0)).acompress_documents,
+        docs,
+        "methotrexate failed",
+    )
+    assert [(d.page_content, d.metadata) for d in adocs] == [(doc.page_content, doc.metadata)]

@@ -21,6 +21,8 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.postprocessor.ctxcompress import CtxCompressPostprocessor
 
+from ctxcompress import PassagePruner
+
 
 class HashingEmbedding(BaseEmbedding):
     """A local bag-of-words embedding: words hashed into 64 dimensions, normalised."""
@@ -240,3 +242,24 @@ def test_a_scorer_written_with_the_one_hook() -> None:
         QueryBundle("Methotrexate failed?"),
     )
     assert [k.node.metadata["page"] for k in akept] == [16]
+
+
+def test_prune_sends_the_kept_passages_and_their_offsets() -> None:
+    text = (
+        "The patient was seen in clinic. Methotrexate 20 mg weekly failed after six months. "
+        "Parking was validated at the front desk. The weather was mild."
+    )
+    long = TextNode(text=text, id_="long", metadata={"page": 16})
+    items = [NodeWithScore(node=long, score=0.5), retrieved()[2]]
+    out = post(top_n=1, prune=PassagePruner(context=0)).postprocess_nodes(
+        items, query_str="methotrexate failed"
+    )
+    (node,) = out
+    content = node.node.get_content()
+    assert "Methotrexate 20 mg weekly failed after six months." in content
+    assert "[…]" in content and "weather" not in content
+    for start, end in node.node.metadata["ctxcompress_spans"]:
+        assert text[start:end] in content
+    assert long.text == text and "ctxcompress_spans" not in long.metadata  # not mutated
+    plain = post(top_n=1).postprocess_nodes(items, query_str="methotrexate failed")
+    assert plain[0].node.get_content() == text

@@ -14,13 +14,14 @@ from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, mod
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
 from ctxcompress import (
     Compressor,
     Criterion,
     InvalidInputError,
     Page,
+    PassagePruner,
     Policy,
     Scorer,
     Selection,
@@ -97,6 +98,13 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     changed. Unknown keyword arguments are refused (``top_k`` names ``top_n``). The scorer,
     its ONNX session and the compressor are built once and reused across queries; settings
     changed after first use take effect at the next query.
+
+    ``prune="passages"`` (or a ``PassagePruner``) cuts each kept node down to the passages
+    that matter: the scorer then reads each node's own text (no metadata), the kept node is
+    a copy whose text is the kept text (cuts marked ``[…]``), and
+    ``metadata["ctxcompress_spans"]`` holds the kept ``[start, end]`` ranges of the original
+    text. A pruned node's tokens are counted on its kept text alone (its metadata view is
+    not added to a budget).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -116,6 +124,7 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     token_counter: str = "tiktoken"
     keep_retrieval_score: bool = False
     on_error: Literal["raise", "keep"] = "raise"
+    prune: PassagePruner | Literal["passages"] | None = None
 
     _counter: tuple[str, _LLMViewTokens] | None = PrivateAttr(default=None)
     _loaded: tuple[str | None, Scorer] | None = PrivateAttr(default=None)
@@ -175,10 +184,15 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         """The compressor for the current settings: built once, rebuilt when they change."""
         counter = self._tokens()
         scorer = self._scorer()
-        settings = (id(scorer), id(counter), self._policy(), self.order, self.on_error)
+        settings = (id(scorer), id(counter), self._policy(), self.order, self.on_error, self.prune)
         if self._compressor is None or self._compressor[0] != settings:
             compressor = Compressor(
-                scorer, self._policy(), counter, order=self.order, on_error=self.on_error
+                scorer,
+                self._policy(),
+                counter,
+                order=self.order,
+                on_error=self.on_error,
+                prune=self.prune,
             )
             self._compressor = (settings, compressor)
         return self._compressor[1]
@@ -188,7 +202,9 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         counter = self._tokens()
         pages = []
         for i, n in enumerate(nodes):
-            text = n.node.get_content(metadata_mode=MetadataMode.EMBED)
+            # Pruning cuts the node's own text, so its offsets must be into that text.
+            mode = MetadataMode.EMBED if self.prune is None else MetadataMode.NONE
+            text = n.node.get_content(metadata_mode=mode)
             counter.record(text, n.node.get_content(metadata_mode=MetadataMode.LLM))
             pages.append(Page(text, i))
         return compressor, pages
@@ -246,10 +262,17 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         for sp in selection.kept:
             source = nodes[sp.page.index]
             node = source.node
+            metadata = dict(node.metadata)
+            update: dict[str, Any] = {}
             if self.keep_retrieval_score:
+                metadata["retrieval_score"] = source.score
+            if self.prune is not None and isinstance(node, TextNode):
+                metadata["ctxcompress_spans"] = [list(span) for span in sp.spans]
+                update["text"] = sp.kept_text
+            if metadata != node.metadata:
+                update["metadata"] = metadata
+            if update:
                 # A copy: the retrieved node (often shared with the index) is never mutated.
-                node = node.model_copy(
-                    update={"metadata": {**node.metadata, "retrieval_score": source.score}}
-                )
+                node = node.model_copy(update=update)
             out.append(NodeWithScore(node=node, score=sp.score))
         return out
