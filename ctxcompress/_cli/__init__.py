@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .._exceptions import CtxCompressError
 from .._version import __version__
-from . import _batch, _cache, _compress, _eval, _export, _score, _serve
+from . import _batch, _cache, _compress, _eval, _export, _pull, _score, _serve
 from ._common import UsageError
 
 __all__ = ["main"]
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _score.add_parsers(sub)
     _eval.add_parsers(sub)
     _export.add_parser(sub)
+    _pull.add_parser(sub)
     _cache.add_parser(sub)
     _serve.add_parser(sub)
     version = sub.add_parser("version", help="print the version")

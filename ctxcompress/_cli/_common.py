@@ -34,7 +34,7 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help=(
             "scorer spec: default (BM25 + the embedded MiniLM), bm25, bi-encoder, a model "
-            "directory, remote:<provider>[/<model>]"
+            "directory, hub:<owner>/<name>, remote:<provider>[/<model>]"
         ),
     )
     parser.add_argument(

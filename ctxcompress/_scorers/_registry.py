@@ -153,15 +153,20 @@ def _register_builtins() -> None:
     def model_dir(argument: str, **options: Any) -> BaseScorer:
         from ._onnx import Model
 
-        return Model.from_dir(argument).scorer(**options)
+        # precision and providers also choose which of a Hugging Face repository's files
+        # to run (or fetch), so they go to both.
+        chosen = {k: options[k] for k in ("precision", "providers") if k in options}
+        file = options.pop("file", None)
+        return Model.from_dir(argument, file=file, **chosen).scorer(**options)
 
     def hub(argument: str, **options: Any) -> BaseScorer:
         from ._onnx import Model
 
         hub_options = {
-            k: options.pop(k) for k in ("revision", "cache_dir", "offline") if k in options
+            k: options.pop(k) for k in ("revision", "cache_dir", "offline", "file") if k in options
         }
-        return Model.from_hub(argument, **hub_options).scorer(**options)
+        chosen = {k: options[k] for k in ("precision", "providers") if k in options}
+        return Model.from_hub(argument, **hub_options, **chosen).scorer(**options)
 
     register_scheme("remote", remote, usage="remote:<provider>[/<model>]")
     register_scheme(PATH_SCHEME, model_dir, usage="<model directory>")

@@ -31,7 +31,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from ..._exceptions import CtxCompressError, DefaultModelUnavailableError, MissingDependencyError
+from ..._exceptions import CtxCompressError, DefaultModelUnavailableError
+from .._onnx._build_cache import ctxcompress_cache_dir as cache_dir
 from .._onnx._description import DESCRIPTION_FILE
 
 __all__ = [
@@ -71,18 +72,6 @@ MINILM_MAX_LENGTH = 256
 # torch, named by the weights' digest).
 EXPORT_REVISION = 3
 ENV_MODEL = "CTXCOMPRESS_DEFAULT_MODEL"
-
-
-def cache_dir() -> Path:
-    """Where ctxcompress keeps built models and on-disk caches."""
-    override = os.environ.get("CTXCOMPRESS_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    try:
-        import platformdirs
-    except ImportError as exc:  # a dependency of the cpu extra
-        raise MissingDependencyError("platformdirs", "cpu", "the model cache") from exc
-    return Path(platformdirs.user_cache_dir("ctxcompress"))
 
 
 def minilm_model_dir() -> Path:

@@ -31,6 +31,8 @@ from .._base import BaseScorer, Scores, query_text
 from ._description import (
     file_fingerprint,
 )
+from ._files import ModelFiles
+from ._pooling import pool
 from ._session import OnnxModelUser, Providers, SessionOptions, open_model
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
 Aggregation = Literal["max", "mean_top2"]
 Precision = Literal["fp32", "fp16", "int8"]
 TOKEN_OUTPUT = "token_embeddings"
+# What Hugging Face exports call the last hidden state, in order of preference.
+_HIDDEN_OUTPUTS = ("last_hidden_state", "token_embeddings")
 # Token matrices are large (a 600-token page: ~0.5 MB at float16), so the default in-memory
 # cache for them holds a few documents' pages, not 50,000.
 TOKEN_CACHE_ENTRIES = 512
@@ -61,7 +65,7 @@ class BiEncoder(OnnxModelUser):
 
     def __init__(
         self,
-        model_dir: str | os.PathLike[str],
+        model_dir: str | os.PathLike[str] | ModelFiles,
         *,
         precision: Precision | None = None,
         providers: Providers = "auto",
@@ -81,7 +85,7 @@ class BiEncoder(OnnxModelUser):
         )  # fmt: skip
         opened = open_model(model_dir, "bi-encoder", session, cpu_precision="int8")
         self._adopt(opened)
-        root, onnx_file = opened.root, opened.onnx_file
+        onnx_file = opened.onnx_file
         self.tokenizer.no_truncation()
         # The special tokens a single text is wrapped in ([CLS] ... [SEP] for BERT).
         wrapped = self.tokenizer.encode("", add_special_tokens=True).ids
@@ -99,12 +103,27 @@ class BiEncoder(OnnxModelUser):
             token_cache if token_cache is not None else MemoryCache(TOKEN_CACHE_ENTRIES)
         )
         outputs = [o.name for o in self.session.get_outputs()]
-        self.has_tokens = TOKEN_OUTPUT in outputs
-        self._outputs = (outputs[0], TOKEN_OUTPUT) if self.has_tokens else (outputs[0],)
-        self.name = f"{root.name}/{opened.precision}"
+        # A Hugging Face export outputs the last hidden state: one output gives both the
+        # tokens and (pooled here, see _pooling) the embedding.
+        self._pooling = self.description.pooling
+        if self._pooling is not None:
+            hidden = next((n for n in _HIDDEN_OUTPUTS if n in outputs), outputs[0])
+            rank = len(self.session.get_outputs()[outputs.index(hidden)].shape)
+            if rank != 3:
+                raise InvalidInputError(
+                    f"{onnx_file}: output {hidden!r} has rank {rank}, not the last hidden "
+                    "state (batch × tokens × dim) a bi-encoder export outputs"
+                )
+            self.has_tokens = True
+            self._outputs: tuple[str, ...] = (hidden,)
+        else:
+            self.has_tokens = TOKEN_OUTPUT in outputs
+            self._outputs = (outputs[0], TOKEN_OUTPUT) if self.has_tokens else (outputs[0],)
+        self.name = f"{opened.name}/{opened.precision}"
         # The weights' digest, not the directory's name, identifies the model.
         self.fingerprint = (
             f"bi-encoder:{file_fingerprint(onnx_file)}:w{self.window}:s{self.window_stride}"
+            + (f":pool={self._pooling}" if self._pooling else "")
         )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
@@ -241,6 +260,8 @@ class BiEncoder(OnnxModelUser):
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         names = self._outputs if tokens else self._outputs[:1]
         results = self._runner.run_outputs({n: feeds[n] for n in self.input_names}, names)
+        if self._pooling is not None:  # [last hidden state] -> [embeddings, tokens]
+            results = [pool(results[0], mask, self._pooling), results[0]]
         head, tail = len(self._prefix), len(self._suffix)
         for row, i in enumerate(batch):
             pooled = np.asarray(results[0][row], dtype=np.float32)
@@ -349,7 +370,9 @@ def minilm_cosine_mapping() -> dict[str, float]:
     return {"slope": float(data["bi_encoder_slope"]), "bias": float(data["bi_encoder_bias"])}
 
 
-def bi_encoder_scorer(model_dir: str | os.PathLike[str], **options: Any) -> BiEncoderScorer:
+def bi_encoder_scorer(
+    model_dir: str | os.PathLike[str] | ModelFiles, **options: Any
+) -> BiEncoderScorer:
     """A bi-encoder directory as a scorer. ``slope``, ``bias`` and ``aggregation`` go to
     the scorer (the mapping defaults to MiniLM's, see :func:`minilm_cosine_mapping`), the
     other options to :class:`BiEncoder`."""

@@ -22,6 +22,7 @@ from ._description import (
     PRECISION_FILES,
     file_fingerprint,
 )
+from ._files import ModelFiles
 from ._pair_template import EncodedPair, JoinedPair, PairTemplate
 from ._session import OnnxModelUser, Providers, SessionOptions, open_model
 
@@ -57,7 +58,7 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
 
     def __init__(
         self,
-        model_dir: str | os.PathLike[str],
+        model_dir: str | os.PathLike[str] | ModelFiles,
         *,
         precision: Literal["fp32", "fp16", "int8"] | None = None,
         providers: Providers = "auto",
@@ -82,9 +83,9 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
         self._adopt(opened)
         from tokenizers import Tokenizer
 
-        root, onnx_file = opened.root, opened.onnx_file
+        onnx_file = opened.onnx_file
         # Pairs are truncated (a safety net behind windowing); single texts are measured whole.
-        self._measure = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self._measure = Tokenizer.from_file(str(opened.tokenizer_file))
         self._measure.no_padding()
         self._measure.no_truncation()
         self._template = PairTemplate.probe(self._measure) if self._joins_token_ids else None
@@ -100,7 +101,7 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
         self.window_stride = window_stride
         self.aggregation = aggregation
         self.precision = opened.precision
-        self.name = f"onnx:{root.name}/{opened.precision}"
+        self.name = f"onnx:{opened.name}/{opened.precision}"
         self._model_file = onnx_file
         self._fingerprint: str | None = None
 
@@ -114,7 +115,7 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
             windows = "ids" if self._template is not None else "text"
             # The description (activation, prompt template, scoring tokens, logit scale)
             # turns the same logits into other probabilities.
-            described = hashlib.sha256(self.description.model_dump_json().encode()).hexdigest()
+            described = hashlib.sha256(self.description.fingerprint_json().encode()).hexdigest()
             self._fingerprint = (
                 f"{self.name}:{file_fingerprint(self._model_file)}:{described[:12]}"
                 f":{self.max_length}:{self.window_stride}:{self.aggregation}:{windows}"
@@ -258,14 +259,16 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
         return self._probabilities(logits)
 
     def _probabilities(self, logits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        return _activate(logits, self.description.activation)
+        return _activate(logits, self.description.activation, self.description.positive_index)
 
 
-def _activate(logits: np.ndarray[Any, Any], activation: str) -> np.ndarray[Any, Any]:
+def _activate(
+    logits: np.ndarray[Any, Any], activation: str, positive: int = -1
+) -> np.ndarray[Any, Any]:
     if (logits.ndim == 2 and logits.shape[1] == 2) or activation == "softmax":
         shifted = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(shifted)
-        probs: np.ndarray[Any, Any] = (e[:, -1] / e.sum(axis=1)).astype(np.float64)
+        probs: np.ndarray[Any, Any] = (e[:, positive] / e.sum(axis=1)).astype(np.float64)
         return probs
     flat = logits.reshape(len(logits), -1)[:, 0]
     if activation == "none":

@@ -20,6 +20,7 @@ import numpy as np
 from ..._exceptions import InvalidInputError
 from ..._types import Criterion
 from ._cross_encoder import CrossEncoderScorer
+from ._files import ModelFiles
 
 __all__ = ["QWEN3_RERANKER_INSTRUCTION", "QWEN3_RERANKER_TEMPLATE", "DecoderRerankerScorer"]
 
@@ -46,7 +47,7 @@ class DecoderRerankerScorer(CrossEncoderScorer):
     _pad_left = True
     _joins_token_ids = False
 
-    def __init__(self, model_dir: str | os.PathLike[str], **options: Any) -> None:
+    def __init__(self, model_dir: str | os.PathLike[str] | ModelFiles, **options: Any) -> None:
         super().__init__(model_dir, **options)
         d = self.description
         template = d.prompt_template or ""

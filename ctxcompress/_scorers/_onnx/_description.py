@@ -16,7 +16,6 @@ __all__ = [
     "PRECISION_FILES",
     "ModelDescription",
     "file_fingerprint",
-    "model_file",
     "read_description",
 ]
 
@@ -44,6 +43,14 @@ class ModelDescription(BaseModel):
     yes_token: str | None = None
     no_token: str | None = None
     logit_scale: float = Field(default=1.0, gt=0)
+    # Standard Hugging Face repositories (``hub:`` or a local directory without a
+    # ctxcompress.json) run their own ONNX exports, which differ from ctxcompress's:
+    # ``positive_index`` is the column of a two-label cross-encoder's softmax that means
+    # "relevant" (config.json's id2label; the last by default); ``pooling`` set means the
+    # bi-encoder graph outputs the last hidden state (optimum/Xenova exports) and the
+    # runtime pools it this way and normalises, in numpy.
+    positive_index: int = Field(default=-1, ge=-1)
+    pooling: Literal["mean", "cls", "max", "mean_sqrt_len"] | None = None
 
     @model_validator(mode="after")
     def _check_decoder(self) -> ModelDescription:
@@ -58,6 +65,17 @@ class ModelDescription(BaseModel):
         if not self.yes_token:
             raise ValueError("a decoder reranker needs yes_token")
         return self
+
+    def fingerprint_json(self) -> str:
+        """The description as JSON for fingerprints, without the fields added for
+        Hugging Face repositories while they hold their defaults, so that score caches
+        of models described before those fields existed stay valid."""
+        added = {
+            name
+            for name in ("positive_index", "pooling")
+            if getattr(self, name) == type(self).model_fields[name].default
+        }
+        return self.model_dump_json(exclude=added)
 
 
 def read_description(model_dir: Path) -> ModelDescription:
@@ -80,19 +98,3 @@ def file_fingerprint(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
-
-
-def model_file(model_dir: Path, precision: str) -> Path:
-    """The ONNX file for ``precision`` in ``model_dir``; an error names what is there."""
-    if precision not in PRECISION_FILES:
-        raise InvalidInputError(
-            f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}"
-        )
-    path = model_dir / PRECISION_FILES[precision]
-    if not path.is_file():
-        present = [p for p, f in PRECISION_FILES.items() if (model_dir / f).is_file()]
-        raise InvalidInputError(
-            f"{model_dir} has no {precision} model ({path.name}); "
-            f"present: {', '.join(present) or 'none'}"
-        )
-    return path

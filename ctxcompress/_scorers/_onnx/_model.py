@@ -1,28 +1,36 @@
-"""A ctxcompress model directory as a value: found on disk or in the Hugging Face cache.
+"""A local model as a value: a ctxcompress model directory or a Hugging Face repository,
+found on disk or fetched from the hub.
 
-``Model.from_dir(path)`` checks the layout (``ctxcompress.json``, ``tokenizer.json``, at
-least one ``model*.onnx``); ``Model.from_hub(repo_id)`` downloads only those files with
-``huggingface_hub`` when online and falls back to the local cache offline, with an error
-that says which of the two failed and why. ``model.scorer(**options)`` builds the scorer
-the description's ``kind`` calls for.
+``Model.from_dir(path)`` reads a ctxcompress model directory (``ctxcompress.json``,
+``tokenizer.json``, at least one ``model*.onnx``), or, without a ctxcompress.json, a
+standard Hugging Face model directory (``config.json`` and its tokenizer; see
+``_hf_layout``): its own ONNX files, or a graph built from its safetensors.
+``Model.from_hub(repo_id)`` fetches only the files needed into the Hugging Face cache
+(``_hub``) and reads the snapshot the same way. ``model.scorer(**options)`` builds the
+scorer the description's ``kind`` calls for.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
+from ..._exceptions import InvalidInputError
 from .._base import BaseScorer
-from ._description import PRECISION_FILES, ModelDescription, read_description
+from ._description import DESCRIPTION_FILE, PRECISION_FILES, ModelDescription
+from ._files import ModelFiles
 
 __all__ = ["Model"]
 
-# What a scorer reads from a model directory; everything else in a hub repo is skipped.
-_FILES = ["ctxcompress.json", "tokenizer.json", *PRECISION_FILES.values()]
-_TRUE = ("1", "true", "yes", "on")
+
+def _on_gpu(providers: Any) -> bool:
+    from ._session import GPU_PROVIDERS, resolve_providers
+
+    return any(p in GPU_PROVIDERS for p in resolve_providers(providers))
 
 
 @dataclass(frozen=True)
@@ -30,20 +38,55 @@ class Model:
     path: Path
     description: ModelDescription
     source: str
+    files: ModelFiles
 
     @classmethod
-    def from_dir(cls, path: str | os.PathLike[str]) -> Model:
+    def from_dir(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        precision: str | None = None,
+        file: str | None = None,
+        providers: Any = "auto",
+        source: str | None = None,
+        name: str | None = None,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> Model:
+        """``precision`` and ``file`` choose among a Hugging Face repository's ONNX files
+        (``file``: a repo-relative path such as ``onnx/model_O4.onnx``); ``providers``
+        says whether a GPU will run it (its default precision is fp16 there)."""
         root = Path(path).expanduser()
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a directory")
-        description = read_description(root)
-        if not (root / "tokenizer.json").is_file():
+        shown = source or str(root)
+        if not (root / DESCRIPTION_FILE).is_file() and (root / "config.json").is_file():
+            from ._hf_files import hf_model_files
+
+            files = hf_model_files(
+                root,
+                precision=precision,
+                file=file,
+                on_gpu=_on_gpu(providers),
+                name=name,
+                source=shown,
+                on_stage=on_stage,
+            )
+            return cls(root, files.description, shown, files)
+        if file is not None:
+            raise InvalidInputError(
+                f"file= picks an ONNX file of a Hugging Face repository; {root} is a "
+                f"ctxcompress model directory (use precision=)"
+            )
+        files = ModelFiles.of_dir(root)
+        if not files.tokenizer.is_file():
             raise InvalidInputError(f"{root} has no tokenizer.json")
-        if not any((root / f).is_file() for f in PRECISION_FILES.values()):
+        if not files.onnx:
             raise InvalidInputError(
                 f"{root} has no ONNX model ({', '.join(PRECISION_FILES.values())})"
             )
-        return cls(root, description, str(root))
+        if name is not None:
+            files = ModelFiles(files.root, files.description, files.onnx, files.tokenizer, name)
+        return cls(root, files.description, shown, files)
 
     @classmethod
     def from_hub(
@@ -53,51 +96,39 @@ class Model:
         revision: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         offline: bool | None = None,
+        precision: str | None = None,
+        file: str | None = None,
+        providers: Any = "auto",
+        on_stage: Callable[[str], None] | None = None,
     ) -> Model:
-        """Download (or find in the local cache) a ctxcompress model directory on the hub.
+        """Fetch (or find in the local Hugging Face cache) ``repo_id``: a ctxcompress model
+        directory or a standard Hugging Face repository (see :meth:`from_dir`).
 
         ``offline`` defaults to the ``HF_HUB_OFFLINE`` environment variable; offline, only
-        the cache is used.
-        """
-        try:
-            from huggingface_hub import snapshot_download
-        except ImportError as exc:
-            raise MissingDependencyError("huggingface_hub", "hub", "hub: models") from exc
-        if not repo_id or repo_id.count("/") != 1:
-            raise InvalidInputError(f"hub models are named <owner>/<name>, got {repo_id!r}")
-        if offline is None:
-            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
-        options: dict[str, Any] = {
-            "revision": revision,
-            "cache_dir": cache_dir,
-            "allow_patterns": _FILES,
-        }
-        online_error: Exception | None = None
-        if not offline:
-            try:
-                path = snapshot_download(repo_id, **options)
-                return cls._found(Path(path), repo_id)
-            except Exception as exc:  # network, auth, missing repo: try the cache next
-                online_error = exc
-        try:
-            path = snapshot_download(repo_id, local_files_only=True, **options)
-        except Exception as exc:
-            reason = (
-                f"the hub could not be reached or refused it ({type(online_error).__name__}: "
-                f"{online_error})"
-                if online_error is not None
-                else "offline (HF_HUB_OFFLINE)"
-            )
-            raise CtxCompressError(
-                f"cannot load hub:{repo_id}: {reason}, and it is not in the local Hugging "
-                f"Face cache ({type(exc).__name__})"
-            ) from exc
-        return cls._found(Path(path), repo_id)
+        the cache is used."""
+        from ._hub import fetch_snapshot
 
-    @classmethod
-    def _found(cls, path: Path, repo_id: str) -> Model:
-        model = cls.from_dir(path)
-        return cls(model.path, model.description, f"hub:{repo_id}")
+        on_gpu = _on_gpu(providers) if precision is None and file is None else False
+        snapshot = fetch_snapshot(
+            repo_id,
+            revision=revision,
+            precision=precision,
+            file=file,
+            offline=offline,
+            cache_dir=cache_dir,
+            on_gpu=on_gpu,
+        )
+        model = cls.from_dir(
+            snapshot,
+            precision=precision,
+            file=file,
+            providers=providers,
+            # The commit goes into the description (and so into built models' cache keys).
+            source=f"hub:{repo_id}@{snapshot.name}",
+            name=repo_id.replace("/", "--"),
+            on_stage=on_stage,
+        )
+        return dataclasses.replace(model, source=f"hub:{repo_id}")
 
     def scorer(self, **options: Any) -> BaseScorer:
         """The scorer for this model's kind, with ``options`` for its constructor."""
@@ -105,11 +136,11 @@ class Model:
         if kind == "cross-encoder":
             from ._cross_encoder import CrossEncoderScorer
 
-            return CrossEncoderScorer(self.path, **options)
+            return CrossEncoderScorer(self.files, **options)
         if kind == "bi-encoder":
             from ._bi_encoder import bi_encoder_scorer
 
-            return bi_encoder_scorer(self.path, **options)
+            return bi_encoder_scorer(self.files, **options)
         from ._decoder import DecoderRerankerScorer
 
-        return DecoderRerankerScorer(self.path, **options)
+        return DecoderRerankerScorer(self.files, **options)

@@ -25,7 +25,8 @@ from ..._exceptions import (
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
 )
-from ._description import PRECISION_FILES, ModelDescription, model_file, read_description
+from ._description import PRECISION_FILES, ModelDescription
+from ._files import ModelFiles
 
 __all__ = [
     "OnnxModelUser",
@@ -109,16 +110,24 @@ def resolve_providers(providers: Providers = "auto") -> list[str]:
 
 
 def default_precision(
-    model_dir: Path, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
+    model: Path | ModelFiles, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
 ) -> Literal["fp32", "fp16", "int8"]:
-    """The precision to run when none is asked for. On a GPU: fp16 when the directory has
+    """The precision to run when none is asked for. On a GPU: fp16 when the model has
     it, else fp32 (never int8: its dynamically quantised matrix products have no CUDA
     kernels, so every layer's activations would be copied to the CPU and back). On a CPU:
     ``cpu`` (int8 for bi-encoders, whose ranking int8 keeps; fp32 for rerankers) when
-    present, else fp32."""
-    if any(p in GPU_PROVIDERS for p in resolve_providers(providers)):
-        return "fp16" if (model_dir / PRECISION_FILES["fp16"]).is_file() else "fp32"
-    return cpu if (model_dir / PRECISION_FILES[cpu]).is_file() else "fp32"
+    present, else fp32. A model without fp32 (a Hugging Face repository fetched at one
+    precision) runs what it has."""
+    present = set(model.onnx) if isinstance(model, ModelFiles) else _present(model)
+    on_gpu = any(p in GPU_PROVIDERS for p in resolve_providers(providers))
+    order: tuple[Literal["fp32", "fp16", "int8"], ...] = (
+        ("fp16", "fp32", "int8") if on_gpu else (cpu, "fp32", "int8", "fp16")
+    )
+    return next((p for p in order if p in present), "fp32")
+
+
+def _present(model_dir: Path) -> set[str]:
+    return {p for p, f in PRECISION_FILES.items() if (model_dir / f).is_file()}
 
 
 def _fallback_reason(missing: list[str], available: list[str]) -> str:
@@ -167,7 +176,14 @@ def create_session(
     with_options: list[Any] = [
         (p, {"device_id": device_id}) if p in GPU_PROVIDERS and device_id else p for p in wanted
     ]
-    session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
+    except Exception as exc:  # onnxruntime's own classes: InvalidProtobuf, Fail, NoSuchFile...
+        text = str(exc).strip().splitlines()
+        raise InvalidInputError(
+            f"{path} is not a loadable ONNX model (truncated or corrupt, or its external "
+            f"data missing?): {text[0] if text else type(exc).__name__}"
+        ) from exc
     loaded = session.get_providers()
     missing = [p for p in wanted if p in GPU_PROVIDERS and p not in loaded]
     if missing:
@@ -222,6 +238,7 @@ class OpenedModel:
     """A model directory's description, checked session, runner and tokenizer."""
 
     root: Path
+    name: str  # what scorer names show
     description: ModelDescription
     precision: str
     onnx_file: Path
@@ -229,6 +246,7 @@ class OpenedModel:
     runner: SessionRunner
     input_names: list[str]
     tokenizer: Any  # tokenizers.Tokenizer, no padding
+    tokenizer_file: Path
 
 
 class OnnxModelUser:
@@ -263,20 +281,22 @@ class SessionOptions:
 
 
 def open_model(
-    model_dir: str | os.PathLike[str],
+    model_dir: str | os.PathLike[str] | ModelFiles,
     kind: str,
     options: SessionOptions,
     *,
     cpu_precision: Literal["fp32", "int8"],
 ) -> OpenedModel:
     """What every ONNX scorer does first: read and check the directory's description,
-    validate the shared options, pick the precision's file and start its session."""
+    validate the shared options, pick the precision's file and start its session.
+    ``model_dir`` is a ctxcompress model directory, or the :class:`ModelFiles` of one or
+    of a Hugging Face repository."""
     try:
         from tokenizers import Tokenizer
     except ImportError as exc:
         raise MissingDependencyError("tokenizers", "onnx", "local ONNX models") from exc
-    root = Path(model_dir).expanduser()
-    description = read_description(root)
+    files = model_dir if isinstance(model_dir, ModelFiles) else ModelFiles.of_dir(model_dir)
+    root, description = files.root, files.description
     if description.kind != kind:
         raise InvalidInputError(f"{root} holds a {description.kind}, not a {kind}")
     o = options
@@ -286,8 +306,8 @@ def open_model(
         raise InvalidInputError(f"batch_tokens must be >= 1, got {o.batch_tokens!r}")
     if isinstance(o.device_id, bool) or not isinstance(o.device_id, int) or o.device_id < 0:
         raise InvalidInputError(f"device_id must be an int >= 0 (a GPU index), got {o.device_id!r}")
-    precision = o.precision or default_precision(root, o.providers, cpu=cpu_precision)
-    onnx_file = model_file(root, precision)
+    precision = o.precision or default_precision(files, o.providers, cpu=cpu_precision)
+    onnx_file = files.file(precision)
     session = create_session(
         onnx_file,
         o.providers,
@@ -295,10 +315,11 @@ def open_model(
         device_id=o.device_id,
         intra_op_threads=o.intra_op_threads,
     )
-    tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(files.tokenizer))
     tokenizer.no_padding()
     return OpenedModel(
         root=root,
+        name=files.name,
         description=description,
         precision=precision,
         onnx_file=onnx_file,
@@ -306,4 +327,5 @@ def open_model(
         runner=SessionRunner(session, io_binding=options.io_binding, device_id=options.device_id),
         input_names=[i.name for i in session.get_inputs()],
         tokenizer=tokenizer,
+        tokenizer_file=files.tokenizer,
     )
