@@ -25,6 +25,7 @@ from ..._exceptions import (
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
 )
+from ..._pickling import RebuiltFromArguments
 from ._description import PRECISION_FILES, ModelDescription, model_file, read_description
 
 __all__ = [
@@ -231,8 +232,12 @@ class OpenedModel:
     tokenizer: Any  # tokenizers.Tokenizer, no padding
 
 
-class OnnxModelUser:
-    """What an ONNX scorer keeps of its opened model directory."""
+class OnnxModelUser(RebuiltFromArguments):
+    """What an ONNX scorer keeps of its opened model directory.
+
+    Copied and pickled as its constructor's arguments: a session cannot be pickled, so a
+    copy opens its own (see ``ctxcompress._pickling``).
+    """
 
     description: ModelDescription
     session: Any
