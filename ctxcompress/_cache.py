@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ._exceptions import InvalidInputError
+from ._pickling import RebuiltFromArguments
 
 __all__ = [
     "Cache",
@@ -79,8 +80,11 @@ def _check_limit(max_entries: int) -> None:
         raise InvalidInputError(f"max_entries must be an int >= 1, got {max_entries!r}")
 
 
-class MemoryCache:
-    """A thread-safe least-recently-used cache holding at most ``max_entries`` values."""
+class MemoryCache(RebuiltFromArguments):
+    """A thread-safe least-recently-used cache holding at most ``max_entries`` values.
+
+    A copy (``copy.deepcopy``, ``pickle``) is a new, empty cache of the same size.
+    """
 
     def __init__(self, max_entries: int = 100_000) -> None:
         _check_limit(max_entries)
@@ -127,10 +131,11 @@ class MemoryCache:
         return f"MemoryCache(max_entries={self.max_entries}, entries={len(self._data)})"
 
 
-class SQLiteCache:
+class SQLiteCache(RebuiltFromArguments):
     """A cache in one SQLite file, shared safely by threads and processes.
 
-    When it grows past ``max_entries`` the least recently used tenth is evicted.
+    When it grows past ``max_entries`` the least recently used tenth is evicted. A copy
+    (``copy.deepcopy``, ``pickle``) opens the same file again.
     """
 
     def __init__(self, path: str | os.PathLike[str], max_entries: int = 1_000_000) -> None:

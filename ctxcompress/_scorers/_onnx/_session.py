@@ -25,6 +25,7 @@ from ..._exceptions import (
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
 )
+from ..._pickling import RebuiltFromArguments
 from ._description import PRECISION_FILES, ModelDescription
 from ._files import ModelFiles
 
@@ -249,8 +250,12 @@ class OpenedModel:
     tokenizer_file: Path
 
 
-class OnnxModelUser:
-    """What an ONNX scorer keeps of its opened model directory."""
+class OnnxModelUser(RebuiltFromArguments):
+    """What an ONNX scorer keeps of its opened model directory.
+
+    Copied and pickled as its constructor's arguments: a session cannot be pickled, so a
+    copy opens its own (see ``ctxcompress._pickling``).
+    """
 
     description: ModelDescription
     session: Any

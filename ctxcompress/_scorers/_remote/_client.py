@@ -35,6 +35,7 @@ from ..._exceptions import (
     RemoteTruncationWarning,
     WireError,
 )
+from ..._pickling import RebuiltFromArguments
 from ..._types import Criterion, Page
 from ..._version import __version__
 from .._base import BaseScorer, Scores
@@ -67,7 +68,7 @@ def _positive(name: str, value: float | int, *, integer: bool = False) -> None:
         raise InvalidInputError(f"{name} must be {kind} > 0, got {value!r}")
 
 
-class RemoteScorer(BaseScorer):
+class RemoteScorer(RebuiltFromArguments, BaseScorer):
     """Scores pages with a hosted rerank API (ZeroEntropy zerank-2, Cohere, Jina, Voyage,
     Hugging Face TEI, infinity, or an OpenAI-compatible /v1/rerank such as vLLM).
 
@@ -82,6 +83,10 @@ class RemoteScorer(BaseScorer):
     ``concurrency`` bounds requests in flight. Connection errors, timeouts, 408/409/429 and
     5xx are retried up to ``max_retries`` times with exponential backoff and full jitter,
     honouring ``Retry-After`` / ``retry-after-ms``; other 4xx are not retried.
+
+    ``copy.deepcopy`` and ``pickle`` rebuild it from its constructor's arguments, with new
+    connections and threads: a key given as ``api_key=`` is written into a pickle, a key
+    read from the environment or a key file is not (it is read again where it is loaded).
     """
 
     # Each document is scored against the query on its own: scores do not depend on which

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from langchain_core.load.serializable import (
+    Serializable,
+    SerializedConstructor,
+    SerializedNotImplemented,
+)
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ctxcompress import (
     CompressionResult,
@@ -22,6 +28,8 @@ from ctxcompress import (
     build_policy,
 )
 
+from ._options import policy_for_call, policy_from_data, policy_to_data, scorer_spec
+
 __all__ = ["CtxCompressor", "compress_by_criteria"]
 
 
@@ -29,21 +37,27 @@ __all__ = ["CtxCompressor", "compress_by_criteria"]
 _ALIASES = {"top_k": "top_n", "k": "top_n", "model": "scorer", "model_name": "scorer"}
 
 
-def unknown_fields_message(owner: str, unknown: set[str], known: Sequence[str]) -> str:
-    """One line naming each unknown keyword and the field that was probably meant."""
+def unknown_fields_message(
+    owner: str, unknown: set[str], known: Sequence[str], count: str = "top_n"
+) -> str:
+    """One line naming each unknown keyword and the field that was probably meant.
+
+    ``count`` is the owner's field for the number of documents (the compressor's
+    ``top_n``, the retriever's ``k``)."""
+    aliases = {**_ALIASES, "top_k": count, "k": count, "top_n": count}
     parts = []
     for name in sorted(unknown):
-        meant = _ALIASES.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
+        meant = aliases.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
         hint = f" (did you mean {meant!r}?)" if meant in known else ""
         parts.append(f"{name!r}{hint}")
     return (
         f"{owner} got unknown keyword argument(s) {', '.join(parts)}; it takes "
-        f"{', '.join(known)}. The number of documents kept is top_n, LangChain's name for it "
-        "(ctxcompress itself calls it top_k)"
+        f"{', '.join(known)}. The number of documents kept is {count}, LangChain's name for "
+        "it (ctxcompress itself calls it top_k)"
     )
 
 
-class CtxCompressor(BaseDocumentCompressor):
+class CtxCompressor(BaseDocumentCompressor, Serializable):
     """Keep the documents a calibrated scorer finds relevant to the query.
 
     Give a ``policy`` or any of ``threshold`` / ``top_n`` / ``max_tokens`` / ``min_keep``
@@ -62,7 +76,14 @@ class CtxCompressor(BaseDocumentCompressor):
 
     Unknown keyword arguments are refused (``top_k`` names ``top_n``). Settings may be
     changed after first use; the next call uses them, and a scorer given as a spec string is
-    loaded once and reused while the spec stays the same.
+    loaded once and reused while the spec stays the same. ``compress_documents(docs, query,
+    top_n=..., threshold=...)`` replaces those two for one call.
+
+    ``copy.deepcopy`` and ``pickle`` copy the settings, never the loaded scorer or its
+    session: a copy loads its own at first use. ``dumpd``/``dumps`` work when the scorer is
+    a spec string (load with ``loads(..., valid_namespaces=["langchain_ctxcompress"],
+    allowed_objects=[CtxCompressor])``); a scorer object raises an error naming the spec
+    form to use.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -96,6 +117,12 @@ class CtxCompressor(BaseDocumentCompressor):
                 )
         return data
 
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_from_data(cls, value: Any) -> Any:
+        # The form to_json writes a policy in (its Hybrid fields), read back.
+        return policy_from_data(value)
+
     @model_validator(mode="after")
     def _check_policy(self) -> CtxCompressor:
         # Bad values (top_n=-1, threshold=2) fail here, not at the first query, in the
@@ -105,6 +132,42 @@ class CtxCompressor(BaseDocumentCompressor):
         except InvalidInputError as exc:
             raise ValueError(str(exc).replace("top_k", "top_n")) from exc
         return self
+
+    # -- LangChain serialization, pickle and copy --------------------------------------------
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        # The package, not the private module the class is defined in.
+        return ["langchain_ctxcompress"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        scorer_spec(type(self).__name__, self.scorer)  # a scorer object: an error naming specs
+        serialized = super().to_json()
+        if serialized["type"] == "constructor" and self.policy is not None:
+            serialized["kwargs"]["policy"] = policy_to_data(self.policy)
+        return serialized
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Settings only: the built compressor and a loaded scorer (an ONNX session, HTTP
+        # connections) are rebuilt at first use wherever the copy lives.
+        state = dict(super().__getstate__())
+        state["__pydantic_private__"] = {
+            name: attr.get_default() for name, attr in type(self).__private_attributes__.items()
+        }
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> CtxCompressor:
+        memo = {} if memo is None else memo
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        copied.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return copied
+
+    # -- the compressor ---------------------------------------------------------------------
 
     def _settings(self) -> tuple[Any, ...]:
         return (
@@ -151,20 +214,52 @@ class CtxCompressor(BaseDocumentCompressor):
     def _criteria(self, query: str) -> list[Criterion]:
         return [Criterion("query", query, self.instruction)]
 
+    def _for_call(self, top_n: int | None, threshold: float | None) -> Policy:
+        """The policy of one call: the instance's, ``top_n`` / ``threshold`` replaced."""
+        return policy_for_call(self._policy(), top_n=top_n, threshold=threshold)
+
+    def _with(self, policy: Policy) -> Compressor:
+        compressor = self._get()
+        if policy == compressor.policy:
+            return compressor
+        # A shallow copy shares the scorer and token counter; only the policy differs.
+        once = copy.copy(compressor)
+        once.policy = policy
+        return once
+
     def compress_documents(
-        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+        *,
+        top_n: int | None = None,
+        threshold: float | None = None,
     ) -> Sequence[Document]:
+        """Keep the relevant documents; ``top_n`` / ``threshold`` replace the instance's
+        for this call (its token budget and ``min_keep`` still apply)."""
+        policy = self._for_call(top_n, threshold)  # bad values fail even with no documents
         if not documents:
             return []
-        result = self._get().compress([d.page_content for d in documents], self._criteria(query))
+        result = self._with(policy).compress(
+            [d.page_content for d in documents], self._criteria(query)
+        )
         return _kept(documents, result.selections[0], self.prune is not None)
 
     async def acompress_documents(
-        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+        *,
+        top_n: int | None = None,
+        threshold: float | None = None,
     ) -> Sequence[Document]:
+        """The native async twin of :meth:`compress_documents`."""
+        policy = self._for_call(top_n, threshold)
         if not documents:
             return []
-        result = await self._get().acompress(
+        result = await self._with(policy).acompress(
             [d.page_content for d in documents], self._criteria(query)
         )
         return _kept(documents, result.selections[0], self.prune is not None)

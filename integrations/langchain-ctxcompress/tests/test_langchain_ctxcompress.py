@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import math
-import re
 from collections.abc import Sequence
 
 import anyio
@@ -14,28 +11,10 @@ import pytest
 from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_ctxcompress import CtxCompressionRetriever, CtxCompressor, compress_by_criteria
+from langchain_helpers import documents, vector_store
 
 from ctxcompress import BaseScorer, Criterion, Page, PassagePruner, Scores
-
-
-class HashingEmbeddings(Embeddings):
-    """A local bag-of-words embedding: words hashed into 64 dimensions, normalised."""
-
-    def _one(self, text: str) -> list[float]:
-        v = [0.0] * 64
-        for w in re.findall(r"\w+", text.lower()):
-            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1
-        n = math.sqrt(sum(x * x for x in v)) or 1.0
-        return [x / n for x in v]
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._one(t) for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._one(text)
 
 
 class AsyncOnly(BaseScorer):
@@ -53,20 +32,12 @@ class AsyncOnly(BaseScorer):
         )
 
 
-DOCS = [
-    Document("QuantiFERON-TB Gold Plus negative on 04/02/2026.", metadata={"page": 13}),
-    Document("Methotrexate 20 mg weekly failed after six months.", metadata={"page": 16}),
-    Document("Billing statement: copay due, payment options.", metadata={"page": 33}),
-    Document("Hepatitis B surface antigen non-reactive.", metadata={"page": 14}),
-    Document("Appointment reminder: bring your insurance card.", metadata={"page": 36}),
-]
+DOCS = documents()
 
 
 @pytest.fixture
 def retriever():
-    store = InMemoryVectorStore(HashingEmbeddings())
-    store.add_documents(copy.deepcopy(DOCS))
-    return store.as_retriever(search_kwargs={"k": 5})
+    return vector_store().as_retriever(search_kwargs={"k": 5})
 
 
 def compressor(**kw) -> CtxCompressor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import threading
 from collections import OrderedDict
@@ -10,11 +11,24 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import llama_index.core.instrumentation as instrument
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from llama_index.core.bridge.pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.postprocessor.ctxcompress._options import (
+    policy_from_data,
+    policy_to_data,
+    scorer_spec,
+)
 
 from ctxcompress import (
     Compressor,
@@ -105,6 +119,11 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     ``metadata["ctxcompress_spans"]`` holds the kept ``[start, end]`` ranges of the original
     text. A pruned node's tokens are counted on its kept text alone (its metadata view is
     not added to a budget).
+
+    ``copy.deepcopy`` and ``pickle`` copy the settings, never the loaded scorer or its
+    session: a copy loads its own at first use. ``to_dict`` / ``to_json`` and
+    ``from_dict`` / ``from_json`` round-trip when the scorer is a spec string (a policy is
+    written as its Hybrid's fields); a scorer object raises an error naming the spec form.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -141,6 +160,20 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
                 raise ValueError(_unknown_fields_message(cls.__name__, unknown, known))
         return data
 
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_from_data(cls, value: Any) -> Any:
+        # The form to_dict writes a policy in (its Hybrid fields), read back.
+        return policy_from_data(value)
+
+    @field_serializer("policy")
+    def _policy_as_data(self, policy: Policy | None) -> dict[str, Any] | None:
+        return policy_to_data(policy)
+
+    @field_serializer("scorer")
+    def _scorer_as_spec(self, scorer: Scorer | str | None) -> str | None:
+        return scorer_spec(type(self).__name__, scorer)
+
     @model_validator(mode="after")
     def _check_policy(self) -> CtxCompressPostprocessor:
         # Bad values fail at construction, in the names this class uses.
@@ -153,6 +186,24 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     @classmethod
     def class_name(cls) -> str:
         return "CtxCompressPostprocessor"
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Settings only: the compressor, a loaded scorer (its ONNX session) and the token
+        # counts are rebuilt at first use wherever the copy lives. BaseModel's, not
+        # BaseComponent's: that one drops a field it cannot pickle with a log line, and the
+        # copy then fails later; here pickling fails at once, naming the field.
+        state = dict(BaseModel.__getstate__(self))
+        state["__pydantic_private__"] = {
+            name: attr.get_default() for name, attr in type(self).__private_attributes__.items()
+        }
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> CtxCompressPostprocessor:
+        memo = {} if memo is None else memo
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        copied.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return copied
 
     def _policy(self) -> Policy:
         # Raises InvalidInputError, a ValueError, when both forms are given.
