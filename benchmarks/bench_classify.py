@@ -60,8 +60,10 @@ def main() -> None:
         for t in one:
             classify(t, labels, scorer=scorer)
         single = len(one) / (time.perf_counter() - start)
-        print(f"{k} labels: classify_many {batched:.1f} texts/s; classify() one at a time "
-              f"(preloaded scorer) {single:.1f} texts/s")
+        print(
+            f"{k} labels: classify_many {batched:.1f} texts/s; classify() one at a time "
+            f"(preloaded scorer) {single:.1f} texts/s"
+        )
     labels = dict(list(LABELS_10.items())[:4])
     classify("warm-up of the shared default", labels)
     timings = {}
