@@ -15,7 +15,19 @@ from types import MappingProxyType
 from ._cache import Cache, CacheStats, MemoryCache, SQLiteCache
 from ._calibration import Calibrator, fit_calibrator, load_calibrator
 from ._chunking import chunk_text, load_document, split_pages
-from ._classify import Classification, LabelDecision, classify
+from ._classification import (
+    Classification,
+    DuplicatePair,
+    LabelDecision,
+    Routing,
+    Screening,
+    classify,
+    classify_many,
+    duplicate_probability,
+    find_duplicates,
+    route,
+    screen,
+)
 from ._compressor import Compressor, OnError, select_relevant_pages
 from ._exceptions import (
     CtxCompressError,
@@ -127,6 +139,7 @@ __all__ = [
     "DefaultModelUnavailableError",
     "DefaultScorer",
     "DefaultScorerFallbackWarning",
+    "DuplicatePair",
     "ExecutionProviderError",
     "HFTokenCounter",
     "Hybrid",
@@ -158,12 +171,14 @@ __all__ = [
     "RemoteServerError",
     "RemoteTimeoutError",
     "RemoteTruncationWarning",
+    "Routing",
     "SQLiteCache",
     "ScoredPage",
     "Scorer",
     "ScorerOutputError",
     "Scores",
     "ScoringError",
+    "Screening",
     "Selection",
     "Threshold",
     "TiktokenCounter",
@@ -179,6 +194,9 @@ __all__ = [
     "build_policy",
     "chunk_text",
     "classify",
+    "classify_many",
+    "duplicate_probability",
+    "find_duplicates",
     "fit_calibrator",
     "known_schemes",
     "load_calibrator",
@@ -186,6 +204,8 @@ __all__ = [
     "load_scorer",
     "load_token_counter",
     "register_scheme",
+    "route",
+    "screen",
     "select_relevant_pages",
     "split_pages",
     "split_passages",

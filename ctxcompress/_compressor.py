@@ -27,7 +27,7 @@ from ._scorers._base import (
     ascores_of,
     scores_of,
 )
-from ._scorers._registry import load_scorer
+from ._scorers._registry import load_scorer, shared_default_scorer
 from ._tokens import TokenCounter, default_token_counter, load_token_counter
 from ._types import (
     CompressionResult,
@@ -501,7 +501,7 @@ def _as_document(document: str | Sequence[PageLike]) -> list[Page]:
 
 def _resolve_scorer(scorer: Scorer | str | None) -> Scorer:
     if scorer is None:
-        return load_scorer("default")
+        return shared_default_scorer()
     if isinstance(scorer, str):
         return load_scorer(scorer)
     if not isinstance(scorer, Scorer):

@@ -159,7 +159,9 @@ def test_classify_command() -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["labels"]["refund"]["probability"] > out["labels"]["spam"]["probability"]
-    assert set(out) == {"scorer", "threshold", "labels", "positive"}
+    # The keys it always had, plus the top label and whether labels were exclusive.
+    assert set(out) == {"scorer", "threshold", "labels", "positive", "top", "exclusive"}
+    assert out["top"] == "refund" and out["exclusive"] is False
     assert run("classify", "x", "--label", "nodescription").returncode == 2
 
 

@@ -24,6 +24,7 @@ from .._pruning import PassagePruner
 from .._scorers._base import BaseScorer
 from .._scorers._calibrated import CalibratedScorer
 from .._tokens import load_token_counter
+from ._classify_eval import run_calibrate_classify, run_eval_classify
 from ._common import ProgressBar, UsageError, add_scorer_option, scorer_from_args
 from ._evidence import evidence_markdown, evidence_report
 
@@ -35,7 +36,8 @@ def _data_options(p: argparse.ArgumentParser) -> None:
         "--data",
         required=True,
         metavar="DIR",
-        help="page-selection folder (documents.jsonl + criteria.jsonl) or BEIR folder",
+        help="page-selection folder (documents.jsonl + criteria.jsonl) or BEIR folder; with "
+        "--task classify, a JSONL file of labelled texts",
     )
     p.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     p.add_argument("--limit", type=int, help="only the first N criteria (a quick run)")
@@ -49,9 +51,26 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
+def _task_options(p: argparse.ArgumentParser, *, thresholds: bool = True) -> None:
+    p.add_argument(
+        "--task",
+        choices=("select", "classify"),
+        default="select",
+        help="select: pages of documents (default); classify: labelled texts (JSONL)",
+    )
+    if thresholds:
+        p.add_argument(
+            "--thresholds",
+            default="0.3,0.4,0.5",
+            metavar="LIST",
+            help="classify: comma-separated thresholds to report F1 at (default 0.3,0.4,0.5)",
+        )
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = sub.add_parser("eval", help="measure a scorer on labelled data; prints a Markdown table")
     _data_options(e)
+    _task_options(e)
     e.add_argument("--calibrator", metavar="FILE", help="apply this calibrator JSON to the scores")
     e.add_argument("--json", metavar="OUT", help="write the full report as JSON")
     e.add_argument("--plot", metavar="OUT.png", help="write the recall curve and reliability PNG")
@@ -64,6 +83,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     c = sub.add_parser("calibrate", help="fit a calibrator, cross-validated by document")
     _data_options(c)
+    _task_options(c, thresholds=False)
     c.add_argument("--method", choices=METHODS, default="isotonic")
     c.add_argument(
         "--out", required=True, metavar="FILE", help="where to write the calibrator JSON"
@@ -158,6 +178,8 @@ def markdown_report(name: str, dataset: str, report: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.task == "classify":
+        return run_eval_classify(args)
     items, scorer, dataset, data = _scored(args)
     items, name = _calibrated(args, items, scorer)
     report = evaluate(items)
@@ -179,6 +201,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise UsageError(f"--folds must be >= 2, got {args.folds}")
+    if args.task == "classify":
+        return run_calibrate_classify(args)
     items, scorer, dataset, _ = _scored(args)
     held_out, calibrator = calibrate_cross_validated(
         items,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from .._classify import classify
+from .._calibration import load_calibrator
+from .._classification import classify
 from .._exceptions import InvalidInputError
+from .._scorers._calibrated import CalibratedScorer
 from .._types import Criterion
 from ._common import (
     UsageError,
@@ -41,6 +43,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     c.add_argument("--labels", metavar="FILE", help='a JSON object {"name": "description"}')
     c.add_argument("--threshold", type=float, default=0.5)
+    c.add_argument(
+        "--exclusive",
+        action="store_true",
+        help="at most one label applies: probabilities sum to at most 1, the top one decides",
+    )
+    c.add_argument(
+        "--calibrator",
+        metavar="FILE",
+        help="a calibrator fitted by `ctxcompress calibrate --task classify`",
+    )
     c.set_defaults(run=run_classify)
 
 
@@ -95,8 +107,13 @@ def run_classify(args: argparse.Namespace) -> int:
         raise UsageError("give the text as an argument or --file, not both")
     text = args.text if args.text is not None else read_text_arg(args.file)[0]
     scorer = scorer_from_args(args)
+    if args.calibrator:
+        try:
+            scorer = CalibratedScorer(scorer, load_calibrator(args.calibrator))
+        except InvalidInputError as exc:
+            raise UsageError(str(exc)) from exc
     try:
-        result = classify(text, labels, args.threshold, scorer=scorer)
+        result = classify(text, labels, args.threshold, scorer=scorer, exclusive=args.exclusive)
     except InvalidInputError as exc:
         if "threshold" in str(exc):
             raise UsageError(str(exc)) from exc

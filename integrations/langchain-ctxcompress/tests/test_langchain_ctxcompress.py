@@ -50,8 +50,38 @@ def test_public_names() -> None:
     assert set(langchain_ctxcompress.__all__) == {
         "CtxCompressor",
         "CtxCompressionRetriever",
+        "LabelFilter",
         "compress_by_criteria",
     }
+
+
+class FirstWordScorer(BaseScorer):
+    """0.9 when the text holds the description's first word, else 0.05."""
+
+    name = "first-word"
+
+    def _score(self, criteria, pages):
+        return Scores.of(
+            [[0.9 if c.text.split()[0] in p.text else 0.05 for p in pages] for c in criteria]
+        )
+
+
+def test_label_filter_keeps_or_drops_by_label() -> None:
+    from langchain_core.documents import Document
+
+    docs = [
+        Document(page_content="refund my order", metadata={"n": 0}),
+        Document(page_content="hello"),
+    ]
+    labels = {"refund": "refund request", "spam": "unsolicited ads"}
+    kept = langchain_ctxcompress.LabelFilter(labels=labels, scorer=FirstWordScorer()).invoke(docs)
+    assert [d.page_content for d in kept] == ["refund my order"]
+    assert kept[0].metadata["ctxcompress_labels"]["refund"] == pytest.approx(0.9)
+    assert "ctxcompress_labels" not in docs[0].metadata
+    dropped = langchain_ctxcompress.LabelFilter(
+        labels=labels, keep=["refund"], drop=True, scorer=FirstWordScorer()
+    ).invoke(docs)
+    assert [d.page_content for d in dropped] == ["hello"]
 
 
 def test_contextual_compression_retriever_sync_and_async(retriever) -> None:

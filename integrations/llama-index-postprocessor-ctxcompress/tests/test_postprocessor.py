@@ -89,7 +89,7 @@ def test_public_names_and_namespace_package() -> None:
     import llama_index
     import llama_index.postprocessor
 
-    assert package.__all__ == ["CtxCompressPostprocessor"]
+    assert package.__all__ == ["CtxCompressPostprocessor", "CtxLabelFilterPostprocessor"]
     assert not hasattr(llama_index, "__file__") or llama_index.__file__ is None
     assert (
         not hasattr(llama_index.postprocessor, "__file__")
@@ -263,3 +263,27 @@ def test_prune_sends_the_kept_passages_and_their_offsets() -> None:
     assert long.text == text and "ctxcompress_spans" not in long.metadata  # not mutated
     plain = post(top_n=1).postprocess_nodes(items, query_str="methotrexate failed")
     assert plain[0].node.get_content() == text
+
+
+def test_label_filter_postprocessor() -> None:
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from ctxcompress import BaseScorer, Scores
+
+    class FirstWord(BaseScorer):
+        name = "first-word"
+
+        def _score(self, criteria, pages):
+            return Scores.of(
+                [[0.9 if c.text.split()[0] in p.text else 0.05 for p in pages] for c in criteria]
+            )
+
+    nodes = [NodeWithScore(node=TextNode(text=t), score=1.0) for t in ("refund now", "hi")]
+    post = package.CtxLabelFilterPostprocessor(
+        labels={"refund": "refund request"}, scorer=FirstWord()
+    )
+    assert [n.node.get_content() for n in post.postprocess_nodes(nodes)] == ["refund now"]
+    post = package.CtxLabelFilterPostprocessor(
+        labels={"refund": "refund request"}, drop=True, scorer=FirstWord()
+    )
+    assert [n.node.get_content() for n in post.postprocess_nodes(nodes)] == ["hi"]
