@@ -54,6 +54,11 @@ def cache_key(*parts: str | None) -> str:
 
 @dataclass(frozen=True)
 class CacheStats:
+    """What ``Cache.stats()`` reports: lookups that hit, lookups that missed, entries held.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
+
     hits: int
     misses: int
     entries: int
@@ -61,7 +66,10 @@ class CacheStats:
 
 @runtime_checkable
 class Cache(Protocol):
-    """What the scorers need from a cache."""
+    """What the scorers need from a cache.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values found, by key; absent keys are misses."""
@@ -80,7 +88,10 @@ def _check_limit(max_entries: int) -> None:
 
 
 class MemoryCache:
-    """A thread-safe least-recently-used cache holding at most ``max_entries`` values."""
+    """A thread-safe least-recently-used cache holding at most ``max_entries`` values.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     def __init__(self, max_entries: int = 100_000) -> None:
         _check_limit(max_entries)
@@ -131,6 +142,8 @@ class SQLiteCache:
     """A cache in one SQLite file, shared safely by threads and processes.
 
     When it grows past ``max_entries`` the least recently used tenth is evicted.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     def __init__(self, path: str | os.PathLike[str], max_entries: int = 1_000_000) -> None:

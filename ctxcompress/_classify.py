@@ -22,6 +22,12 @@ __all__ = ["Classification", "LabelDecision", "classify"]
 
 @dataclass(frozen=True, slots=True)
 class LabelDecision:
+    """One label of a ``Classification``: its calibrated probability, and whether it
+    reached the threshold.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
+
     label: str
     probability: float
     decision: bool
@@ -29,7 +35,10 @@ class LabelDecision:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """Per-label probabilities and decisions, in the order the labels were given."""
+    """Per-label probabilities and decisions, in the order the labels were given.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
 
     labels: tuple[LabelDecision, ...]
     threshold: float
@@ -68,6 +77,8 @@ def classify(
     """Decide each label for ``text``: ``labels`` maps a label name to its description.
 
     A label is positive when its probability is at least ``threshold``.
+
+    Guide with examples: [Classification and routing][guide-classification].
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError("text to classify must be a non-empty string")

@@ -82,6 +82,8 @@ class RemoteScorer(BaseScorer):
     ``concurrency`` bounds requests in flight. Connection errors, timeouts, 408/409/429 and
     5xx are retried up to ``max_retries`` times with exponential backoff and full jitter,
     honouring ``Retry-After`` / ``retry-after-ms``; other 4xx are not retried.
+
+    Guide with examples: [Remote rerank APIs][guide-remote].
     """
 
     # Each document is scored against the query on its own: scores do not depend on which
@@ -642,6 +644,8 @@ class AsyncRemoteScorer(RemoteScorer):
     Use it from one event loop, as ``async with AsyncRemoteScorer(...) as scorer`` or call
     :meth:`aclose` when done. Its sync methods still work (outside a running event loop)
     through the thread-pool shell it inherits.
+
+    Guide with examples: [Remote rerank APIs][guide-remote].
     """
 
     def __init__(self, provider: str, model: str | None = None, **options: Any) -> None:

@@ -63,6 +63,8 @@ class CtxCompressor(BaseDocumentCompressor):
     Unknown keyword arguments are refused (``top_k`` names ``top_n``). Settings may be
     changed after first use; the next call uses them, and a scorer given as a spec string is
     loaded once and reused while the spec stays the same.
+
+    Guide with examples: [LangChain][guide-langchain].
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -201,6 +203,8 @@ def compress_by_criteria(
 
     ``criteria`` is a list (ids ``c0``, ``c1``...) or a mapping of id to question; returns
     the kept documents per criterion id.
+
+    Guide with examples: [LangChain][guide-langchain].
     """
     if isinstance(criteria, Mapping):
         crits = [Criterion(k, v, compressor.instruction) for k, v in criteria.items()]

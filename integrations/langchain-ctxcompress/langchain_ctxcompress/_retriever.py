@@ -19,6 +19,8 @@ class CtxCompressionRetriever(BaseRetriever):
 
     The same as langchain-classic's ``ContextualCompressionRetriever`` with a
     ``CtxCompressor``, for users without langchain-classic.
+
+    Guide with examples: [LangChain][guide-langchain].
     """
 
     base_retriever: BaseRetriever

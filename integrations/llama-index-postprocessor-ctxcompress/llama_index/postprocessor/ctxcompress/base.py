@@ -105,6 +105,8 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     ``metadata["ctxcompress_spans"]`` holds the kept ``[start, end]`` ranges of the original
     text. A pruned node's tokens are counted on its kept text alone (its metadata view is
     not added to a budget).
+
+    Guide with examples: [LlamaIndex][guide-llamaindex].
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
