@@ -13,7 +13,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 endif
 endif
 
-.PHONY: demo test lint typecheck pytest install-dev tiktoken-cache clean
+.PHONY: demo test lint typecheck pytest docs docs-build install-dev tiktoken-cache clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,15 @@ typecheck: install-dev
 pytest: install-dev tiktoken-cache
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The documentation site (mkdocs.yml, docs/): `make docs` serves it on localhost:8000;
+# `make test` builds it with --strict (broken links, missing references, bad docstrings fail).
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+docs-build: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: lint typecheck docs-build pytest
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis site

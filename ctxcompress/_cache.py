@@ -55,6 +55,11 @@ def cache_key(*parts: str | None) -> str:
 
 @dataclass(frozen=True)
 class CacheStats:
+    """What ``Cache.stats()`` reports: lookups that hit, lookups that missed, entries held.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
+
     hits: int
     misses: int
     entries: int
@@ -62,7 +67,10 @@ class CacheStats:
 
 @runtime_checkable
 class Cache(Protocol):
-    """What the scorers need from a cache."""
+    """What the scorers need from a cache.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values found, by key; absent keys are misses."""
@@ -84,6 +92,8 @@ class MemoryCache(RebuiltFromArguments):
     """A thread-safe least-recently-used cache holding at most ``max_entries`` values.
 
     A copy (``copy.deepcopy``, ``pickle``) is a new, empty cache of the same size.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -136,6 +146,8 @@ class SQLiteCache(RebuiltFromArguments):
 
     When it grows past ``max_entries`` the least recently used tenth is evicted. A copy
     (``copy.deepcopy``, ``pickle``) opens the same file again.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     def __init__(self, path: str | os.PathLike[str], max_entries: int = 1_000_000) -> None:

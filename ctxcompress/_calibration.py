@@ -56,7 +56,10 @@ def _sigmoid(x: Array) -> Array:
 
 @dataclass(frozen=True)
 class Calibrator:
-    """A fitted score → probability map for one scorer (``scorer_id``)."""
+    """A fitted score → probability map for one scorer (``scorer_id``).
+
+    Guide with examples: [Evaluation, calibration and plots][guide-evaluation].
+    """
 
     method: CalibrationMethod
     scorer_id: str
@@ -117,6 +120,13 @@ class Calibrator:
 
 
 def load_calibrator(path: str | os.PathLike[str]) -> Calibrator:
+    """Read a calibrator written by ``ctxcompress calibrate`` or ``Calibrator.save``.
+
+    Wrap the scorer it was fitted for with ``CalibratedScorer(scorer, calibrator)``.
+
+    Guide with examples: [Evaluation, calibration and plots][guide-evaluation].
+    """
+
     file = Path(path)
     if not file.is_file():
         raise InvalidInputError(f"no calibrator file at {file}")
@@ -131,7 +141,10 @@ def fit_calibrator(
     *,
     fitted_on: dict[str, Any] | None = None,
 ) -> Calibrator:
-    """Fit a calibrator of ``method`` to (score, label) pairs of the scorer ``scorer_id``."""
+    """Fit a calibrator of ``method`` to (score, label) pairs of the scorer ``scorer_id``.
+
+    Guide with examples: [Evaluation, calibration and plots][guide-evaluation].
+    """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     if s.shape != y.shape or s.ndim != 1:

@@ -31,6 +31,8 @@ def split_pages(text: str, *, source: str | None = None) -> list[Page]:
 
     Empty pages (only whitespace) are dropped from the output but keep their place in the
     numbering, so page numbers stay those of the source.
+
+    Guide with examples: [Documents and token counters][guide-documents].
     """
     _check_text(text)
     if "\f" in text:
@@ -98,6 +100,8 @@ def chunk_text(
 
     Chunks end at a whitespace boundary when one is near, so words are not split. With
     ``unit="tokens"`` a ``token_counter`` is required and chunk sizes are measured with it.
+
+    Guide with examples: [Documents and token counters][guide-documents].
     """
     _check_text(text)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -188,6 +192,8 @@ def load_document(
     PDFs give one page per PDF page (extra ``ctxcompress[pdf]``). Text files are split on
     form feeds or page markers; with ``chunk_size`` they are cut into character chunks
     instead. Binary files that are not PDFs are refused with a clear error.
+
+    Guide with examples: [Documents and token counters][guide-documents].
     """
     file = Path(path)
     if not file.is_file():

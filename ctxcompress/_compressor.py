@@ -71,6 +71,8 @@ class Compressor:
     passages that matter to the criterion (see :mod:`ctxcompress._pruning`): pages are
     chosen as without it, then each keeps its best passages; ``ScoredPage.spans`` says
     which, and token budgets (the policy's and ``union_max_tokens``) count what is sent.
+
+    Guide with examples: [Getting started][getting-started].
     """
 
     def __init__(
@@ -541,6 +543,8 @@ def select_relevant_pages(
 
     Give either a ``policy`` or any of ``threshold``/``top_k``/``max_tokens``/``min_keep``
     (they build a :class:`Hybrid`); with neither, :data:`DEFAULT_POLICY` applies.
+
+    Guide with examples: [Getting started][getting-started].
     """
     policy = build_policy(
         policy, threshold=threshold, top_k=top_k, max_tokens=max_tokens, min_keep=min_keep

@@ -72,23 +72,38 @@ __all__ = [
 
 
 class CtxCompressError(Exception):
-    """Base class of every error raised by ctxcompress."""
+    """Base class of every error raised by ctxcompress.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class InvalidInputError(CtxCompressError, ValueError):
-    """An argument or an input document is not acceptable."""
+    """An argument or an input document is not acceptable.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class InvalidPolicyError(InvalidInputError):
-    """A selection policy was built with impossible parameters."""
+    """A selection policy was built with impossible parameters.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class UnknownScorerError(InvalidInputError):
-    """A scorer spec names a scheme that is not registered."""
+    """A scorer spec names a scheme that is not registered.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class MissingDependencyError(CtxCompressError, ImportError):
-    """An optional dependency is missing; the message names the extra to install."""
+    """An optional dependency is missing; the message names the extra to install.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         self.package = package
@@ -103,6 +118,8 @@ class DefaultModelUnavailableError(MissingDependencyError):
 
     A :class:`MissingDependencyError`, so ``default`` falls back to BM25 with a warning
     where fallback is allowed; the message lists every way to provide the weights.
+
+    Guide with examples: [Errors and warnings][errors].
     """
 
     def __init__(self, reason: str) -> None:
@@ -121,15 +138,24 @@ class DefaultModelUnavailableError(MissingDependencyError):
 
 
 class TokenizerUnavailableError(CtxCompressError):
-    """A tokenizer's vocabulary files are missing and cannot be fetched."""
+    """A tokenizer's vocabulary files are missing and cannot be fetched.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class ScoringError(CtxCompressError):
-    """A scorer failed to produce scores."""
+    """A scorer failed to produce scores.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class ScorerOutputError(ScoringError):
-    """A scorer returned output that breaks the scorer contract."""
+    """A scorer returned output that breaks the scorer contract.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteError(ScoringError):
@@ -137,6 +163,8 @@ class RemoteError(ScoringError):
 
     ``provider`` names the API, ``status_code`` is the last HTTP status seen (None when no
     response arrived).
+
+    Guide with examples: [Errors and warnings][errors].
     """
 
     def __init__(self, message: str, *, provider: str, status_code: int | None = None) -> None:
@@ -146,55 +174,91 @@ class RemoteError(ScoringError):
 
 
 class RemoteAuthError(RemoteError):
-    """The API refused the credentials (401/403) or none were given."""
+    """The API refused the credentials (401/403) or none were given.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteRequestError(RemoteError):
-    """A 4xx other than 401/403/408/409/429: the request itself was rejected; not retried."""
+    """A 4xx other than 401/403/408/409/429: the request itself was rejected; not retried.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteRateLimitError(RemoteError):
-    """The API kept answering 429 until the retries or the deadline ran out."""
+    """The API kept answering 429 until the retries or the deadline ran out.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteTimeoutError(RemoteError):
-    """A request, or the whole job, ran past its deadline."""
+    """A request, or the whole job, ran past its deadline.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteServerError(RemoteError):
-    """The API answered 5xx, or the connection broke, until the retries ran out."""
+    """The API answered 5xx, or the connection broke, until the retries ran out.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteResponseError(RemoteError):
-    """A successful status with a body that is not a complete, valid answer."""
+    """A successful status with a body that is not a complete, valid answer.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class ExecutionProviderError(CtxCompressError):
-    """A requested execution provider did not load (raised with ``strict=True``)."""
+    """A requested execution provider did not load (raised with ``strict=True``).
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class ProviderFallbackWarning(UserWarning):
-    """A requested GPU execution provider did not load; the session runs on the CPU."""
+    """A requested GPU execution provider did not load; the session runs on the CPU.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class OnnxRuntimeConflictWarning(UserWarning):
     """onnxruntime and onnxruntime-gpu are both installed: they provide the same module,
-    and whichever was installed last wins."""
+    and whichever was installed last wins.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class DefaultScorerFallbackWarning(UserWarning):
     """The embedded default scorer could not be built (its extra is missing), so
-    ``default`` runs BM25 alone."""
+    ``default`` runs BM25 alone.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class UnsupportedModelError(InvalidInputError):
     """A model whose architecture (or one of its options) the torch-free graph builder
-    does not know; ``ctxcompress export`` (torch) handles more."""
+    does not know; ``ctxcompress export`` (torch) handles more.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class RemoteTruncationWarning(UserWarning):
     """A rerank server cannot say how long a page may be (no ``/info`` or ``/tokenize``), so
-    long pages are sent whole with truncation on: text past the model's input is not scored."""
+    long pages are sent whole with truncation on: text past the model's input is not scored.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
 
 
 class UsageError(Exception):

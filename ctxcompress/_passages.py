@@ -52,7 +52,10 @@ _HEADER_MAX_CHARS = 400
 @dataclass(frozen=True, slots=True)
 class Passage:
     """One passage of a page: ``text[start:end]``, what kind it is, and for a table row
-    the ``(start, end)`` of its table's header lines (None when the table has none)."""
+    the ``(start, end)`` of its table's header lines (None when the table has none).
+
+    Guide with examples: [Passage pruning][guide-pruning].
+    """
 
     start: int
     end: int
@@ -108,6 +111,8 @@ def split_passages(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> tuple[Passa
     A page of whitespace has none; a page of one sentence has one. Prose passages longer
     than ``max_chars`` are cut at a space (or hard, for a run without spaces); table rows
     and header lines are kept whole whatever their length.
+
+    Guide with examples: [Passage pruning][guide-pruning].
     """
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 20:
         raise InvalidInputError(f"max_chars must be an int >= 20, got {max_chars!r}")

@@ -50,7 +50,10 @@ class PolicyOutcome:
 
 @runtime_checkable
 class Policy(Protocol):
-    """Anything that turns scored candidates into keep/drop decisions."""
+    """Anything that turns scored candidates into keep/drop decisions.
+
+    Guide with examples: [Concepts][concepts].
+    """
 
     def select(self, candidates: Sequence[Candidate]) -> PolicyOutcome: ...
 
@@ -109,6 +112,8 @@ class Hybrid(_Composable):
     Any constraint left as None is off. ``min_keep`` keeps the best ``min_keep`` pages even
     below the threshold, so a criterion never ends up empty when the caller asks for that;
     the token budget still wins over it (a budget is never exceeded).
+
+    Guide with examples: [Concepts][concepts].
     """
 
     top_k: int | None = None
@@ -190,7 +195,10 @@ class Hybrid(_Composable):
 
 @dataclass(frozen=True, slots=True)
 class Threshold(_Composable):
-    """Keep every page whose calibrated score is at least ``threshold``."""
+    """Keep every page whose calibrated score is at least ``threshold``.
+
+    Guide with examples: [Concepts][concepts].
+    """
 
     threshold: float
 
@@ -208,7 +216,10 @@ class Threshold(_Composable):
 
 @dataclass(frozen=True, slots=True)
 class TopK(_Composable):
-    """Keep the ``k`` best pages (ties broken by page order)."""
+    """Keep the ``k`` best pages (ties broken by page order).
+
+    Guide with examples: [Concepts][concepts].
+    """
 
     k: int
 
@@ -231,6 +242,8 @@ class TokenBudget(_Composable):
     A page that does not fit is skipped and smaller, lower-ranked pages may still fill the
     remaining room; the result reports ``truncated_by_budget`` whenever the budget dropped
     a page. The budget counts page texts, not the separators used to join them.
+
+    Guide with examples: [Concepts][concepts].
     """
 
     max_tokens: int
@@ -325,6 +338,8 @@ def build_policy(
 
     The shortcuts build a :class:`Hybrid`; with nothing given, :data:`DEFAULT_POLICY`.
     Every entry point (the CLI, the framework integrations) chooses its policy here.
+
+    Guide with examples: [Concepts][concepts].
     """
     shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
     if policy is not None:

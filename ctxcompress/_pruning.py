@@ -58,6 +58,8 @@ class PassagePruner:
     are kept too; ``min_keep`` how many of a page's best passages are always kept (at least
     one); ``max_chars`` the longest a prose passage may be before it is cut (table rows are
     never cut); ``scorer`` scores the passages (None: the compressor's scorer).
+
+    Guide with examples: [Passage pruning][guide-pruning].
     """
 
     # Tuned on FinanceBench and ContractNLI dev (scripts/tune_pruner.py, 5 folds by

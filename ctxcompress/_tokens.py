@@ -36,7 +36,10 @@ _TIKTOKEN_URLS = {
 
 @runtime_checkable
 class TokenCounter(Protocol):
-    """Counts tokens in a text. ``name`` says which tokenizer, for reports."""
+    """Counts tokens in a text. ``name`` says which tokenizer, for reports.
+
+    Guide with examples: [Documents and token counters][guide-documents].
+    """
 
     @property
     def name(self) -> str: ...
@@ -45,7 +48,10 @@ class TokenCounter(Protocol):
 
 
 class WhitespaceTokenCounter:
-    """Counts runs of non-space characters. Needs no files; a rough stand-in for BPE counts."""
+    """Counts runs of non-space characters. Needs no files; a rough stand-in for BPE counts.
+
+    Guide with examples: [Documents and token counters][guide-documents].
+    """
 
     name = "whitespace"
     _pattern = re.compile(r"\S+")
@@ -62,6 +68,8 @@ class TiktokenCounter:
 
     Offline, tiktoken reads its BPE files from ``TIKTOKEN_CACHE_DIR``; when they are missing
     the constructor raises :class:`TokenizerUnavailableError` saying which file and where.
+
+    Guide with examples: [Documents and token counters][guide-documents].
     """
 
     def __init__(self, encoding: str | None = None, *, model: str | None = None) -> None:
@@ -125,6 +133,8 @@ class HFTokenCounter:
     """Counts tokens with a Hugging Face ``tokenizer.json`` (the Rust ``tokenizers`` library).
 
     Special tokens (CLS/SEP...) are not counted: the count is of the text itself.
+
+    Guide with examples: [Documents and token counters][guide-documents].
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -156,6 +166,8 @@ def load_token_counter(spec: str) -> TokenCounter:
 
     ``tiktoken`` (o200k_base), ``tiktoken:<encoding>``, ``tiktoken-model:<model>``,
     ``hf:<path to tokenizer.json or its folder>``, ``whitespace``.
+
+    Guide with examples: [Documents and token counters][guide-documents].
     """
     scheme, _, arg = spec.partition(":")
     if scheme == "whitespace" and not arg:

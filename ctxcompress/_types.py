@@ -130,6 +130,8 @@ class Page:
     ``index`` is the 0-based position in the document; ``page_number`` is the human page
     number when the source has one; ``start``/``end`` are character offsets into the source
     text when the page was cut from a longer string.
+
+    Guide with examples: [Concepts][concepts].
     """
 
     text: str
@@ -162,6 +164,8 @@ class Criterion:
     ``instruction`` is optional per-call context for scorers that accept one (instruction-
     following rerankers); scorers without that ability ignore it or prepend it as documented
     by each scorer.
+
+    Guide with examples: [Concepts][concepts].
     """
 
     id: str
@@ -194,6 +198,8 @@ class ScoredPage:
     non-overlapping: the whole page unless passage pruning cut it; ``kept_text`` is what is
     sent, with :data:`ELISION` markers where text was cut (every cut stays recoverable
     from the offsets).
+
+    Guide with examples: [Getting started][getting-started].
     """
 
     page: Page
@@ -226,7 +232,10 @@ class ScoredPage:
 
 @dataclass(frozen=True, slots=True)
 class PageDecision:
-    """Why a policy kept or dropped one page, in words a person can audit."""
+    """Why a policy kept or dropped one page, in words a person can audit.
+
+    Guide with examples: [Getting started][getting-started].
+    """
 
     index: int
     score: float | None  # None when scoring failed and the page was kept unscored
@@ -280,6 +289,8 @@ class Selection(_Sizes):
     document order. ``error`` is set when scoring failed and the compressor failed open
     (``on_error="keep"``): then every page is kept and ``decisions`` say so. With passage
     pruning, ``chars_kept`` and ``tokens_kept`` count each page's ``kept_text``: what is sent.
+
+    Guide with examples: [Getting started][getting-started].
     """
 
     criterion: Criterion
@@ -348,6 +359,8 @@ class UnionSelection(_Sizes):
     ``criteria_by_page`` maps a kept page index to the ids of the criteria that kept it;
     ``spans`` maps it to the character ranges sent (the union of the spans its criteria
     kept; the whole page when none pruned it, or when left empty at construction).
+
+    Guide with examples: [Getting started][getting-started].
     """
 
     pages: tuple[Page, ...]
@@ -390,7 +403,10 @@ class UnionSelection(_Sizes):
 
 @dataclass(frozen=True, slots=True)
 class CompressionResult:
-    """Everything one ``compress`` call decided, per criterion and for the whole document."""
+    """Everything one ``compress`` call decided, per criterion and for the whole document.
+
+    Guide with examples: [Getting started][getting-started].
+    """
 
     pages: tuple[Page, ...]
     selections: tuple[Selection, ...]

@@ -43,7 +43,7 @@ PAGES = [
 
 
 class WordOverlap(BaseScorer):
-    """A scorer written the way the README says: a name and the one hook."""
+    """A scorer written the way the guide says: a name and the one hook."""
 
     name = "word-overlap"
     pointwise = True
@@ -272,13 +272,13 @@ def test_a_subclass_that_overrides_score_batch_instead_of_the_hook_still_works()
     assert anyio.run(Compressor(Legacy(), TopK(1), "whitespace").acompress, PAGES, "q")
 
 
-def test_the_readmes_own_scorer_example_runs_through_everything() -> None:
+def test_the_guides_own_scorer_example_runs_through_everything() -> None:
     import re
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def _score(" in b)
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "scorers.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", guide, re.S) if "def _score(" in b)
     namespace: dict[str, object] = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs/guides/scorers.md", "exec"), namespace)
     keyword = namespace["KeywordScorer"]
     scorer = keyword()  # type: ignore[operator]
     result = Compressor(scorer, TopK(1), "whitespace").compress(PAGES, ["Methotrexate failed"])

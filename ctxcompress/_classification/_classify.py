@@ -37,6 +37,11 @@ _EPS = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class LabelDecision:
+    """One label's calibrated probability and whether it reached the threshold.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
+
     label: str
     probability: float
     decision: bool
@@ -44,7 +49,10 @@ class LabelDecision:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """Per-label probabilities and decisions, in the order the labels were given."""
+    """Per-label probabilities and decisions, in the order the labels were given.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
 
     labels: tuple[LabelDecision, ...]
     threshold: float
@@ -163,7 +171,10 @@ def classify_many(
     scorer: Scorer | str | None = None,
     exclusive: bool = False,
 ) -> list[Classification]:
-    """:func:`classify` for many texts against the same labels, scored together."""
+    """:func:`classify` for many texts against the same labels, scored together.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
     if isinstance(texts, str) or not isinstance(texts, Sequence):
         raise InvalidInputError("texts must be a list of strings")
     for i, text in enumerate(texts):
@@ -192,6 +203,8 @@ def classify(
     the default scorer is built once per process and reused. ``exclusive=True``: at most
     one label applies (see :func:`exclusive_probabilities`); the top one is positive when
     its probability reaches the threshold.
+
+    Guide with examples: [Classification and routing][guide-classification].
     """
     _check_text(text)
     return classify_many([text], labels, threshold, scorer=scorer, exclusive=exclusive)[0]

@@ -35,7 +35,10 @@ BLOCK = 1024
 
 @dataclass(frozen=True, slots=True)
 class DuplicatePair:
-    """Texts ``first`` < ``second`` (indices into the collection) and their probability."""
+    """Texts ``first`` < ``second`` (indices into the collection) and their probability.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
 
     first: int
     second: int
@@ -59,7 +62,10 @@ def _symmetric(scorer: Scorer, pairs: Sequence[tuple[str, str]]) -> Array:
 
 
 def duplicate_probability(a: str, b: str, *, scorer: Scorer | str | None = None) -> float:
-    """The probability that ``a`` and ``b`` are near-duplicates (symmetric)."""
+    """The probability that ``a`` and ``b`` are near-duplicates (symmetric).
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
     _check_texts([a, b])
     return float(_symmetric(resolve_scorer(scorer), [(a, b)])[0])
 
@@ -113,7 +119,10 @@ def find_duplicates(
     most probable first. Candidates: each text's ``neighbours`` nearest texts by cosine
     (``embed``: texts -> unit vectors; default: the embedded bi-encoder) at or above
     ``min_cosine``; only candidates are scored, so the cost grows with
-    ``len(texts) * neighbours``, not with the square of ``len(texts)``."""
+    ``len(texts) * neighbours``, not with the square of ``len(texts)``.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
     _check_texts(texts)
     _check_threshold(threshold)
     if not isinstance(neighbours, int) or neighbours < 1:

@@ -21,7 +21,10 @@ __all__ = ["Routing", "Screening", "route", "screen"]
 
 @dataclass(frozen=True, slots=True)
 class Routing:
-    """Where each document went: ``documents[i]`` is document i's classification."""
+    """Where each document went: ``documents[i]`` is document i's classification.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
 
     documents: tuple[Classification, ...]
     destinations: tuple[str, ...]
@@ -58,7 +61,10 @@ def route(
 ) -> Routing:
     """Route each document to the destinations (name -> description) whose probability
     reaches ``threshold``; ``exclusive=True`` sends each to its single best destination
-    (or none)."""
+    (or none).
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
     check_labels(destinations, "destinations")
     results = classify_many(documents, destinations, threshold, scorer=scorer, exclusive=exclusive)
     return Routing(tuple(results), tuple(destinations))
@@ -66,7 +72,10 @@ def route(
 
 @dataclass(frozen=True, slots=True)
 class Screening:
-    """A text checked against policies: which apply, and whether it passed (none did)."""
+    """A text checked against policies: which apply, and whether it passed (none did).
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
 
     result: Classification
 
@@ -94,6 +103,9 @@ def screen(
     scorer: Scorer | str | None = None,
 ) -> Screening:
     """Check ``text`` against ``policies`` (name -> what the policy catches, in words):
-    every policy whose probability reaches ``threshold`` is flagged."""
+    every policy whose probability reaches ``threshold`` is flagged.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
     check_labels(policies, "policies")
     return Screening(classify_many([text], policies, threshold, scorer=scorer)[0])

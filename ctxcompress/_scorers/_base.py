@@ -66,7 +66,10 @@ def sigmoid(x: float) -> float:
 @dataclass(frozen=True, slots=True)
 class PageNote:
     """How one page was scored when it was not the plain way: words for a person
-    (``text``) and :data:`~ctxcompress.PageFlag` values for a program (``flags``)."""
+    (``text``) and :data:`~ctxcompress.PageFlag` values for a program (``flags``).
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     text: str | None = None
     flags: tuple[PageFlag, ...] = ()
@@ -82,6 +85,8 @@ class Scores:
     ``rows[c][p]`` is the probability that page ``p`` is relevant to criterion ``c``;
     ``notes`` maps ``(c, p)`` to a :class:`PageNote` for the pages scored in a special way
     (over windows, pruned by a cascade, served from a cache). Frozen, so it can be shared.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     rows: tuple[tuple[float, ...], ...]
@@ -111,7 +116,10 @@ class Scores:
 
 @runtime_checkable
 class Scorer(Protocol):
-    """A synchronous scorer. Scores are probabilities in [0, 1], one per page, in page order."""
+    """A synchronous scorer. Scores are probabilities in [0, 1], one per page, in page order.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     @property
     def name(self) -> str: ...
@@ -125,7 +133,10 @@ class Scorer(Protocol):
 
 @runtime_checkable
 class AsyncScorer(Protocol):
-    """The async twin of :class:`Scorer`."""
+    """The async twin of :class:`Scorer`.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     @property
     def name(self) -> str: ...
@@ -196,6 +207,8 @@ class BaseScorer:
     Subclasses set ``name`` and implement :meth:`_score`; those with native async I/O also
     implement :meth:`_ascore`. Set ``pointwise = True`` when a page's score depends only on
     that page and the criterion.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     name: str = "scorer"

@@ -162,7 +162,10 @@ def span_coverage(index: _Index, text: str, span: int = SPAN_TERMS) -> list[floa
 
 
 class BM25Scorer(BaseScorer):
-    """Okapi BM25 over the document's pages, mapped to probabilities (see module doc)."""
+    """Okapi BM25 over the document's pages, mapped to probabilities (see module doc).
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
 
     def __init__(self, *, k1: float = 1.5, b: float = 0.75) -> None:
         if not (math.isfinite(k1) and k1 >= 0):

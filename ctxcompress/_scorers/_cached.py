@@ -47,6 +47,8 @@ class CachedScorer(BaseScorer):
     ``scorer`` is any object implementing the :class:`Scorer` protocol; ``cache`` a
     :class:`MemoryCache` (default, 100,000 scores) or a :class:`SQLiteCache` shared between
     runs and processes. Pages served from the cache carry the ``"cached"`` flag.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     def __init__(self, scorer: Scorer, cache: Cache | None = None) -> None:

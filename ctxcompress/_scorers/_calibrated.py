@@ -25,6 +25,8 @@ class CalibratedScorer(BaseScorer):
     """Wraps any scorer and passes its scores through a calibrator fitted for it.
 
     The inner scorer's notes (windowed pages, cascade pruning) pass through unchanged.
+
+    Guide with examples: [Evaluation, calibration and plots][guide-evaluation].
     """
 
     def __init__(self, scorer: Scorer, calibrator: Calibrator) -> None:

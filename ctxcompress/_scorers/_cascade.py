@@ -42,6 +42,8 @@ class Cascade(BaseScorer):
     """``Cascade(first, second, keep=N)`` or ``keep_threshold=p`` (or both).
 
     Either stage may be any object implementing the :class:`Scorer` protocol.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     def __init__(

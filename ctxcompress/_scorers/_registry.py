@@ -58,6 +58,8 @@ def register_scheme(name: str, factory: ScorerFactory, *, usage: str | None = No
 
     ``usage`` is how the scheme is shown in error messages (default: the bare name). The
     scheme ``"path"`` receives model directory paths.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
     if not name or ":" in name:
         raise InvalidInputError(f"scheme name must be non-empty and contain no ':', got {name!r}")
@@ -65,7 +67,10 @@ def register_scheme(name: str, factory: ScorerFactory, *, usage: str | None = No
 
 
 def known_schemes() -> list[str]:
-    """How each registered scheme is written, for help texts and errors."""
+    """How each registered scheme is written, for help texts and errors.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
     return [s.usage for s in sorted(_SCHEMES.values(), key=lambda s: s.name)]
 
 
@@ -86,6 +91,8 @@ def load_scorer(spec: str, **options: Any) -> BaseScorer:
 
     Known specs in this version are listed by :func:`known_schemes`; ``default`` is the
     scorer every entry point uses when none is given.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(f"scorer spec must be a non-empty string, got {spec!r}")

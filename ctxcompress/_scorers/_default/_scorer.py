@@ -211,6 +211,8 @@ class DefaultScorer(BaseScorer):
     embeddings (an in-memory LRU of 512 pages by default: they are large, ~0.5 MB a page).
     ``precision``, ``providers`` and ``device_id`` (the GPU's index) go to the ONNX
     session.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
     def __init__(

@@ -61,6 +61,8 @@ class BiEncoder(OnnxModelUser):
     fp16 when ``model_fp16.onnx`` exists, else fp32.
     ``cache`` keeps embeddings (an in-memory LRU of 50,000 by default), ``token_cache``
     token embeddings (an in-memory LRU of 512 texts by default).
+
+    Guide with examples: [Local models][guide-local-models].
     """
 
     def __init__(
@@ -306,6 +308,8 @@ class BiEncoderScorer(BaseScorer):
 
     The default mapping was fitted for all-MiniLM-L6-v2 (see ``default_scorer.json``);
     fit a calibrator on your own data for another model.
+
+    Guide with examples: [Local models][guide-local-models].
     """
 
     def __init__(

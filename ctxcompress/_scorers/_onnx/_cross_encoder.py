@@ -48,6 +48,8 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
     becomes a probability are hooks (``_query``, ``_page_budget``, ``_encode_pairs``,
     ``_pad_left``, ``_joins_token_ids``, ``_probabilities``) that the decoder reranker
     overrides.
+
+    Guide with examples: [Local models][guide-local-models].
     """
 
     kind = "cross-encoder"

@@ -41,7 +41,10 @@ _BOUNDARY_MARGIN = 4
 class DecoderRerankerScorer(CrossEncoderScorer):
     """Scores with a decoder reranker exported to ``model_dir``; options as for
     :class:`CrossEncoderScorer`. A criterion's ``instruction`` fills the template's
-    instruction slot (the description's ``default_instruction`` when it has none)."""
+    instruction slot (the description's ``default_instruction`` when it has none).
+
+    Guide with examples: [Local models][guide-local-models].
+    """
 
     kind = "decoder-reranker"
     _pad_left = True

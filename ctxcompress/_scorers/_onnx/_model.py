@@ -35,6 +35,14 @@ def _on_gpu(providers: Any) -> bool:
 
 @dataclass(frozen=True)
 class Model:
+    """A checked model directory (local, or downloaded from the hub) and its description.
+
+    ``Model.from_dir(path)`` or ``Model.from_hub("owner/name")``; ``model.scorer(**options)``
+    builds its scorer (what ``load_scorer`` does for a path or ``hub:owner/name``).
+
+    Guide with examples: [Local models][guide-local-models].
+    """
+
     path: Path
     description: ModelDescription
     source: str

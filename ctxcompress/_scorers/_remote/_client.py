@@ -87,6 +87,8 @@ class RemoteScorer(RebuiltFromArguments, BaseScorer):
     ``copy.deepcopy`` and ``pickle`` rebuild it from its constructor's arguments, with new
     connections and threads: a key given as ``api_key=`` is written into a pickle, a key
     read from the environment or a key file is not (it is read again where it is loaded).
+
+    Guide with examples: [Remote rerank APIs][guide-remote].
     """
 
     # Each document is scored against the query on its own: scores do not depend on which
@@ -647,6 +649,8 @@ class AsyncRemoteScorer(RemoteScorer):
     Use it from one event loop, as ``async with AsyncRemoteScorer(...) as scorer`` or call
     :meth:`aclose` when done. Its sync methods still work (outside a running event loop)
     through the thread-pool shell it inherits.
+
+    Guide with examples: [Remote rerank APIs][guide-remote].
     """
 
     def __init__(self, provider: str, model: str | None = None, **options: Any) -> None:

@@ -148,6 +148,8 @@ class Provider:
     them. A base URL that is a bare host gets ``host_prefix`` first (the SDK's default base
     URL carries it: ``https://api.zeroentropy.dev/v1``); a base URL ending in one of
     ``drop_suffixes`` loses it, because ``path`` already starts with it.
+
+    Guide with examples: [Remote rerank APIs][guide-remote].
     """
 
     name: str

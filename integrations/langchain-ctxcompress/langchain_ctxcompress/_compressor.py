@@ -84,6 +84,8 @@ class CtxCompressor(BaseDocumentCompressor, Serializable):
     a spec string (load with ``loads(..., valid_namespaces=["langchain_ctxcompress"],
     allowed_objects=[CtxCompressor])``); a scorer object raises an error naming the spec
     form to use.
+
+    Guide with examples: [LangChain][guide-langchain].
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -296,6 +298,8 @@ def compress_by_criteria(
 
     ``criteria`` is a list (ids ``c0``, ``c1``...) or a mapping of id to question; returns
     the kept documents per criterion id.
+
+    Guide with examples: [LangChain][guide-langchain].
     """
     if isinstance(criteria, Mapping):
         crits = [Criterion(k, v, compressor.instruction) for k, v in criteria.items()]

@@ -22,7 +22,10 @@ __all__ = ["LabelFilter"]
 
 
 class LabelFilter(RunnableSerializable[Sequence[Document], list[Document]]):
-    """Keep (or, with ``drop=True``, remove) the documents that ``keep`` labels apply to."""
+    """Keep (or, with ``drop=True``, remove) the documents that ``keep`` labels apply to.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 

@@ -45,6 +45,8 @@ class CtxCompressionRetriever(BaseRetriever):
     ``threshold`` apply to that call's compression; every other keyword is forwarded to the
     base retriever, as ``ContextualCompressionRetriever`` does (``filter=...`` for a vector
     store, for example).
+
+    Guide with examples: [LangChain][guide-langchain].
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")

@@ -124,6 +124,8 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     session: a copy loads its own at first use. ``to_dict`` / ``to_json`` and
     ``from_dict`` / ``from_json`` round-trip when the scorer is a spec string (a policy is
     written as its Hybrid's fields); a scorer object raises an error naming the spec form.
+
+    Guide with examples: [LlamaIndex][guide-llamaindex].
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")

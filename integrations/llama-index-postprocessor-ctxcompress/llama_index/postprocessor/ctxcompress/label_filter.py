@@ -20,6 +20,12 @@ __all__ = ["CtxLabelFilterPostprocessor"]
 
 
 class CtxLabelFilterPostprocessor(BaseNodePostprocessor):
+    """Keep (or, with ``drop=True``, remove) the nodes a calibrated classifier assigns one of
+    ``keep`` (default: any of ``labels``) at or above ``threshold``.
+
+    Guide with examples: [Classification and routing][guide-classification].
+    """
+
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     labels: dict[str, str]
