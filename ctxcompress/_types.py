@@ -375,7 +375,8 @@ class UnionSelection(_Sizes):
     def __post_init__(self) -> None:
         given = dict(self.spans)
         for page in self.pages:
-            if page.index in given:
+            # The whole page is always a valid answer, an empty page's (0, 0) included.
+            if page.index in given and given[page.index] != ((0, len(page.text)),):
                 _check_spans(page, given[page.index])
         whole = {p.index: given.get(p.index, ((0, len(p.text)),)) for p in self.pages}
         object.__setattr__(self, "spans", FrozenMap(whole))

@@ -285,3 +285,59 @@ def test_the_guides_own_scorer_example_runs_through_everything() -> None:
     assert result.selections[0].decisions[0].note == "scored from the first word only"
     assert Cascade(BM25Scorer(), keyword(), keep=2).score_batch(["Billing"], PAGES)  # type: ignore[operator]
     assert CachedScorer(keyword()).score_batch(["Billing"], PAGES)[0][1] == 0.9  # type: ignore[operator]
+
+
+def test_a_failing_criterion_scored_alone_is_not_asked_twice() -> None:
+    calls: list[int] = []
+
+    class Broken(WordOverlap):
+        name = "broken-once"
+
+        def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
+            calls.append(len(criteria))
+            raise RuntimeError("down")
+
+    result = Compressor(Broken(), token_counter="whitespace", on_error="keep").compress(
+        PAGES, ["q"]
+    )
+    assert calls == [1] and result.selections[0].error is not None
+
+
+def test_a_cascade_takes_the_bi_encoder_scorer_as_its_second_stage(tmp_path: Path) -> None:
+    from ctxcompress._scorers._default._embedded import minilm_model_dir
+    from ctxcompress._scorers._onnx._bi_encoder import bi_encoder_scorer
+
+    second = bi_encoder_scorer(minilm_model_dir())
+    cascade = Cascade(BM25Scorer(), second, keep=2)
+    scores = cascade.scores(["methotrexate failed"], PAGES)
+    survivors = [pi for pi in range(len(PAGES)) if scores.note(0, pi) is None]
+    assert len(survivors) == 2
+    alone = second.score_batch(["methotrexate failed"], [PAGES[i] for i in survivors])[0]
+    assert [scores.rows[0][i] for i in survivors] == pytest.approx(alone, abs=1e-6)
+
+
+def test_an_empty_page_with_pruning_and_credentials_kept_out_of_fingerprints() -> None:
+    result = Compressor("bm25", TopK(3), "whitespace", prune="passages").compress(
+        ["Revenue grew 5%. Costs fell.", "", "Lease debt rose."], "tax"
+    )
+    assert len(result.union.pages) == 3
+    scorer = RemoteScorer("tei", base_url="https://user:hunter2@tei.example.com")
+    assert "hunter2" not in scorer.fingerprint and "user:" not in scorer.fingerprint
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    from ctxcompress import DefaultModelUnavailableError, MissingDependencyError, RemoteAuthError
+
+    for error in (
+        MissingDependencyError("x", "cpu", "thing"),
+        DefaultModelUnavailableError("offline"),
+        RemoteAuthError("refused", provider="cohere", status_code=401),
+    ):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+    assert (
+        pickle.loads(pickle.dumps(RemoteAuthError("x", provider="p", status_code=403))).status_code
+        == 403
+    )

@@ -104,7 +104,8 @@ class RemoteScorer(RebuiltFromArguments, BaseScorer):
         if self.path is not None:
             options["path"] = self.path
         described = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
-        return f"{self.name}@{self.base_url}[{described}]"
+        # Credentials in the URL are not part of it: fingerprints are shown (/info, logs).
+        return f"{self.name}@{_config.safe_url(self.base_url)}[{described}]"
 
     def __init__(
         self,
