@@ -25,6 +25,7 @@ from ._exceptions import (
     InvalidInputError,
     InvalidPolicyError,
     MissingDependencyError,
+    ModelFileError,
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
     RemoteAuthError,
@@ -37,6 +38,7 @@ from ._exceptions import (
     RemoteTruncationWarning,
     ScorerOutputError,
     ScoringError,
+    SinglePageWarning,
     TokenizerUnavailableError,
     UnknownScorerError,
     UnsupportedModelError,
@@ -71,7 +73,7 @@ from ._scorers._onnx import (
     DecoderRerankerScorer,
     Model,
 )
-from ._scorers._registry import known_schemes, load_scorer, register_scheme
+from ._scorers._registry import check_scorer_spec, known_schemes, load_scorer, register_scheme
 from ._scorers._remote import PROVIDERS as _PROVIDERS
 from ._scorers._remote import AsyncRemoteScorer, Provider, RemoteScorer
 from ._tokens import (
@@ -132,6 +134,7 @@ __all__ = [
     "MemoryCache",
     "MissingDependencyError",
     "Model",
+    "ModelFileError",
     "OnError",
     "OnnxRuntimeConflictWarning",
     "Order",
@@ -159,6 +162,7 @@ __all__ = [
     "Scores",
     "ScoringError",
     "Selection",
+    "SinglePageWarning",
     "Threshold",
     "TiktokenCounter",
     "TokenBudget",
@@ -171,6 +175,7 @@ __all__ = [
     "WhitespaceTokenCounter",
     "__version__",
     "build_policy",
+    "check_scorer_spec",
     "chunk_text",
     "classify",
     "fit_calibrator",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any, Literal
 
 from ._chunking import split_pages
-from ._exceptions import CtxCompressError, InvalidInputError, ScoringError
-from ._policies import DEFAULT_POLICY, Candidate, Hybrid, Policy, build_policy, select_union
+from ._exceptions import CtxCompressError, InvalidInputError, InvalidPolicyError, ScoringError
+from ._policies import DEFAULT_POLICY, Candidate, Policy, build_policy, select_union
 from ._scorers._base import (
     AsyncScorer,
     CriterionLike,
@@ -87,9 +87,14 @@ class Compressor:
             raise InvalidInputError(
                 f"criteria_per_call must be an int >= 1, got {criteria_per_call!r}"
             )
-        if union_max_tokens is not None:
-            # Validated the way policies validate budgets.
-            Hybrid(max_tokens=union_max_tokens)
+        if union_max_tokens is not None and (
+            isinstance(union_max_tokens, bool)
+            or not isinstance(union_max_tokens, int)
+            or union_max_tokens < 1
+        ):
+            raise InvalidPolicyError(
+                f"union_max_tokens must be an int >= 1, got {union_max_tokens!r}"
+            )
         if policy is not None and not isinstance(policy, Policy):
             raise InvalidInputError(f"policy must be a Policy, got {type(policy).__name__}")
         self.scorer: Scorer = _resolve_scorer(scorer)
@@ -395,7 +400,7 @@ def select_relevant_pages(
     threshold: float | None = None,
     top_k: int | None = None,
     max_tokens: int | None = None,
-    min_keep: int = 0,
+    min_keep: int | None = None,
     token_counter: TokenCounter | str | None = None,
     order: Order = "document",
     **options: Any,
@@ -403,7 +408,8 @@ def select_relevant_pages(
     """One-off use: the pages relevant to one criterion.
 
     Give either a ``policy`` or any of ``threshold``/``top_k``/``max_tokens``/``min_keep``
-    (they build a :class:`Hybrid`); with neither, :data:`DEFAULT_POLICY` applies.
+    (each changes that knob of :data:`DEFAULT_POLICY`, see :func:`build_policy`); with
+    neither, :data:`DEFAULT_POLICY` applies.
     """
     policy = build_policy(
         policy, threshold=threshold, top_k=top_k, max_tokens=max_tokens, min_keep=min_keep

@@ -22,6 +22,7 @@ from ..._exceptions import (
     ExecutionProviderError,
     InvalidInputError,
     MissingDependencyError,
+    ModelFileError,
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
 )
@@ -138,6 +139,11 @@ def _fallback_reason(missing: list[str], available: list[str]) -> str:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
 def create_session(
     path: str | os.PathLike[str],
     providers: Providers = "auto",
@@ -167,7 +173,14 @@ def create_session(
     with_options: list[Any] = [
         (p, {"device_id": device_id}) if p in GPU_PROVIDERS and device_id else p for p in wanted
     ]
-    session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
+    except Exception as exc:  # onnxruntime's own types (InvalidProtobuf, Fail, ...)
+        raise ModelFileError(
+            f"cannot load the ONNX model {path}: {_first_line(exc)} (a damaged or truncated "
+            "file? export or download it again)",
+            str(path),
+        ) from exc
     loaded = session.get_providers()
     missing = [p for p in wanted if p in GPU_PROVIDERS and p not in loaded]
     if missing:
@@ -295,7 +308,13 @@ def open_model(
         device_id=o.device_id,
         intra_op_threads=o.intra_op_threads,
     )
-    tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+    try:
+        tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+        raise ModelFileError(
+            f"cannot load the tokenizer {root / 'tokenizer.json'}: {_first_line(exc)}",
+            str(root / "tokenizer.json"),
+        ) from exc
     tokenizer.no_padding()
     return OpenedModel(
         root=root,
