@@ -53,7 +53,12 @@ def split_pages(text: str, *, source: str | None = None) -> list[Page]:
         return _pages_from_spans(_form_feed_spans(text), text, source)
     markers = list(PAGE_MARKER.finditer(text))
     if markers:
-        return _pages_from_spans(_marker_spans(text, markers), text, source)
+        pages = _pages_from_spans(_marker_spans(text, markers), text, source)
+        if not pages:
+            raise InvalidInputError(
+                f"{source or 'the document'} holds page markers and no text between them"
+            )
+        return pages
     if len(text.strip()) > LONG_SINGLE_PAGE_CHARS:
         warnings.warn(
             f"{source or 'the document'} has no form feeds and no page-marker lines, so its "
