@@ -44,7 +44,7 @@ def documents(draw: st.DrawFn) -> bytes:
         return draw(st.binary(max_size=400))
     ending = draw(st.sampled_from(ENDINGS))
     lines = []
-    for n in range(draw(st.integers(0, 25))):
+    for _ in range(draw(st.integers(0, 25))):
         if draw(st.integers(0, 3)) == 0:
             lines.append(draw(st.sampled_from(MARKERS)).format(n=draw(st.integers(0, 999))))
         else:

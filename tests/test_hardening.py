@@ -380,3 +380,11 @@ def test_memory_cache_bounded_by_bytes() -> None:
     assert len(cache) == 1
     with pytest.raises(InvalidInputError):
         MemoryCache(10, max_bytes=0)
+
+
+def test_argparse_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compress", "doc.txt", "--top-k", "abc"])
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "--top-k" in one_error_line(err) and "usage:" not in err

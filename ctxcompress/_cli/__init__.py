@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from .._exceptions import CtxCompressError
 from .._version import __version__
@@ -23,8 +23,15 @@ from ._common import UsageError
 __all__ = ["main"]
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's errors in one line (its usage block is what ``--help`` is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="ctxcompress",
         description="Decide what belongs in an LLM's context: score pages against criteria, "
         "keep what matters.",
