@@ -112,3 +112,14 @@ def test_scores_do_not_depend_on_what_came_before_or_alongside(
     for concurrent in asyncio.run(together()):
         for cid in reference:
             assert_same(concurrent[cid], reference[cid])
+
+
+def test_the_default_reports_progress_through_a_document(
+    documents: tuple[list[str], list[str], list[str]],
+) -> None:
+    doc, _, _ = documents
+    scorer = DefaultScorer()
+    seen: list[tuple[int, int]] = []
+    scorer.progress = lambda done, total: seen.append((done, total))
+    scorer.score_batch(CRITERIA, doc)
+    assert seen and seen[-1] == (len(doc), len(doc))
