@@ -31,7 +31,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(
+    parser: argparse.ArgumentParser = _OneLineParser(
         prog="ctxcompress",
         description="Decide what belongs in an LLM's context: score pages against criteria, "
         "keep what matters.",
