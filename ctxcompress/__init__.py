@@ -37,6 +37,7 @@ from ._exceptions import (
     InvalidInputError,
     InvalidPolicyError,
     MissingDependencyError,
+    ModelFileError,
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
     RemoteAuthError,
@@ -49,6 +50,7 @@ from ._exceptions import (
     RemoteTruncationWarning,
     ScorerOutputError,
     ScoringError,
+    SinglePageWarning,
     TokenizerUnavailableError,
     UnknownScorerError,
     UnsupportedModelError,
@@ -85,7 +87,7 @@ from ._scorers._onnx import (
     DecoderRerankerScorer,
     Model,
 )
-from ._scorers._registry import known_schemes, load_scorer, register_scheme
+from ._scorers._registry import check_scorer_spec, known_schemes, load_scorer, register_scheme
 from ._scorers._remote import PROVIDERS as _PROVIDERS
 from ._scorers._remote import AsyncRemoteScorer, Provider, RemoteScorer
 from ._tokens import (
@@ -149,6 +151,7 @@ __all__ = [
     "MemoryCache",
     "MissingDependencyError",
     "Model",
+    "ModelFileError",
     "OnError",
     "OnnxRuntimeConflictWarning",
     "Order",
@@ -180,6 +183,7 @@ __all__ = [
     "ScoringError",
     "Screening",
     "Selection",
+    "SinglePageWarning",
     "Threshold",
     "TiktokenCounter",
     "TokenBudget",
@@ -192,6 +196,7 @@ __all__ = [
     "WhitespaceTokenCounter",
     "__version__",
     "build_policy",
+    "check_scorer_spec",
     "chunk_text",
     "classify",
     "classify_many",

@@ -89,16 +89,24 @@ def _check_limit(max_entries: int) -> None:
 
 
 class MemoryCache(RebuiltFromArguments):
-    """A thread-safe least-recently-used cache holding at most ``max_entries`` values.
+    """A thread-safe least-recently-used cache holding at most ``max_entries`` values and,
+    with ``max_bytes``, at most that many bytes of values (for values whose size varies a
+    lot, such as a page's token embeddings: a long page's are a hundred times a short's).
 
     A copy (``copy.deepcopy``, ``pickle``) is a new, empty cache of the same size.
 
     Guide with examples: [Choosing a scorer][guide-scorers].
     """
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int = 100_000, *, max_bytes: int | None = None) -> None:
         _check_limit(max_entries)
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1
+        ):
+            raise InvalidInputError(f"max_bytes must be an int >= 1, got {max_bytes!r}")
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._data: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._hits = 0
@@ -120,14 +128,20 @@ class MemoryCache(RebuiltFromArguments):
     def put_many(self, items: Mapping[str, bytes]) -> None:
         with self._lock:
             for key, value in items.items():
+                old = self._data.get(key)
+                self._bytes += len(value) - (len(old) if old is not None else 0)
                 self._data[key] = value
                 self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            while len(self._data) > self.max_entries or (
+                self.max_bytes is not None and self._bytes > self.max_bytes and self._data
+            ):
+                _, evicted = self._data.popitem(last=False)
+                self._bytes -= len(evicted)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._bytes = 0
             self._hits = self._misses = 0
 
     def stats(self) -> CacheStats:
@@ -138,7 +152,8 @@ class MemoryCache(RebuiltFromArguments):
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"MemoryCache(max_entries={self.max_entries}, entries={len(self._data)})"
+        limit = f", max_bytes={self.max_bytes}" if self.max_bytes is not None else ""
+        return f"MemoryCache(max_entries={self.max_entries}{limit}, entries={len(self._data)})"
 
 
 class SQLiteCache(RebuiltFromArguments):
@@ -153,22 +168,48 @@ class SQLiteCache(RebuiltFromArguments):
     def __init__(self, path: str | os.PathLike[str], max_entries: int = 1_000_000) -> None:
         _check_limit(max_entries)
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InvalidInputError(f"cache {self.path} is a directory; give a file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"cannot create the cache's folder {self.path.parent}: {exc.strerror or exc}"
+            ) from exc
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
+        try:
+            self._db = self._open()
+        except sqlite3.Error as exc:
+            raise InvalidInputError(
+                f"cache {self.path} is not a ctxcompress cache (an SQLite file made by "
+                f"--cache / SQLiteCache): {exc}; give another path or delete it"
+            ) from exc
+
+    def _open(self) -> sqlite3.Connection:
         # One connection guarded by a lock: sqlite3 objects must not be used concurrently.
-        self._db = sqlite3.connect(
+        db = sqlite3.connect(
             str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS entries "
-            "(key TEXT PRIMARY KEY, value BLOB NOT NULL, used REAL NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS entries_used ON entries(used)")
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS entries "
+                "(key TEXT PRIMARY KEY, value BLOB NOT NULL, used REAL NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS entries_used ON entries(used)")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+            if not {"key", "value", "used"} <= columns:
+                raise sqlite3.DatabaseError(
+                    f"its 'entries' table has columns {sorted(columns)}, not key, value, used"
+                )
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}

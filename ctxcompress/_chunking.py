@@ -9,21 +9,37 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Literal
 
-from ._exceptions import InvalidInputError, MissingDependencyError
+from ._exceptions import InvalidInputError, MissingDependencyError, SinglePageWarning
 from ._tokens import TokenCounter
 from ._types import Page
 
-__all__ = ["PAGE_MARKER", "chunk_text", "load_document", "split_pages"]
+__all__ = [
+    "LONG_SINGLE_PAGE_CHARS",
+    "PAGE_MARKER",
+    "chunk_text",
+    "decode_text",
+    "load_document",
+    "read_file_bytes",
+    "split_pages",
+]
 
 # A line on its own such as "--- Page 12 ---", "=== page 3 ===", "[Page 7]" or
 # "<!-- page 4 -->" starts a new page; the number, when present, becomes page_number.
+# Lines may end in "\n", "\r\n" (a file saved on Windows) or a lone "\r" (old Macs): a
+# marker is matched whatever the line ending, or such a file would silently be one page.
 PAGE_MARKER = re.compile(
-    r"^[ \t]*(?:-{3,}|={3,}|\[|<!--)[ \t]*page(?:[ \t]+(\d+))?[ \t]*(?:-{3,}|={3,}|\]|-->)[ \t]*$",
+    r"(?:^|(?<=\r))[ \t]*(?:-{3,}|={3,}|\[|<!--)[ \t]*page(?:[ \t]+(\d+))?[ \t]*"
+    r"(?:-{3,}|={3,}|\]|-->)[ \t]*(?=\r|\n|\Z)",
     re.IGNORECASE | re.MULTILINE,
 )
+
+#: A document longer than this that has no page breaks gets a SinglePageWarning: about
+#: ten pages of prose, which nobody means to score as one page.
+LONG_SINGLE_PAGE_CHARS = 20_000
 
 
 def split_pages(text: str, *, source: str | None = None) -> list[Page]:
@@ -39,7 +55,20 @@ def split_pages(text: str, *, source: str | None = None) -> list[Page]:
         return _pages_from_spans(_form_feed_spans(text), text, source)
     markers = list(PAGE_MARKER.finditer(text))
     if markers:
-        return _pages_from_spans(_marker_spans(text, markers), text, source)
+        pages = _pages_from_spans(_marker_spans(text, markers), text, source)
+        if not pages:
+            raise InvalidInputError(
+                f"{source or 'the document'} holds page markers and no text between them"
+            )
+        return pages
+    if len(text.strip()) > LONG_SINGLE_PAGE_CHARS:
+        warnings.warn(
+            f"{source or 'the document'} has no form feeds and no page-marker lines, so its "
+            f"{len(text.strip()):,} characters are one page and nothing can be left out; "
+            "cut it into chunks with chunk_size= (CLI: --chunk-size 4000)",
+            SinglePageWarning,
+            stacklevel=2,
+        )
     return _pages_from_spans([(0, len(text), 1)], text, source)
 
 
@@ -196,32 +225,55 @@ def load_document(
     Guide with examples: [Documents and token counters][guide-documents].
     """
     file = Path(path)
-    if not file.is_file():
-        raise InvalidInputError(f"no such file: {file}")
-    data = file.read_bytes()
+    data = read_file_bytes(file)
     source = str(file)
     if data[:5] == b"%PDF-":
         return _load_pdf(file)
-    text = _decode_text(data, file)
+    text = decode_text(data, str(file))
+    if not text.strip():
+        raise InvalidInputError(f"{file} is empty")
     if chunk_size is not None:
         return chunk_text(text, size=chunk_size, overlap=overlap, source=source)
     return split_pages(text, source=source)
 
 
-def _decode_text(data: bytes, file: Path) -> str:
+def read_file_bytes(file: Path) -> bytes:
+    """A file's bytes, or an error that says what the path is instead (a directory, ...)."""
+    if file.is_dir():
+        raise InvalidInputError(f"{file} is a directory; give a file")
+    if not file.exists():
+        raise InvalidInputError(f"no such file: {file}")
+    if not file.is_file():
+        raise InvalidInputError(f"{file} is not a regular file; give a text, Markdown or PDF file")
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {file}: {exc.strerror or exc}") from exc
+
+
+# Byte-order marks: UTF-16 is what Windows tools call "Unicode"; it is text, not binary.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Bytes as text: UTF-8 (a BOM is dropped), or UTF-16 when a BOM says so; anything else
+    (a binary file, another encoding) is an :class:`InvalidInputError` naming ``name``."""
+    if data[:2] in _UTF16_BOMS:
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{name} is not valid UTF-16 text (byte {exc.start})") from exc
     if b"\x00" in data[:8192]:
         raise InvalidInputError(
-            f"{file} looks like a binary file; give a text, Markdown or PDF file"
+            f"{name} looks like a binary file; give a text, Markdown or PDF file"
         )
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
-            f"{file} is not UTF-8 text (byte {exc.start}); give a text, Markdown or PDF file"
+            f"{name} is not UTF-8 text (byte {exc.start}); convert it to UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
         ) from exc
-    if not text.strip():
-        raise InvalidInputError(f"{file} is empty")
-    return text
 
 
 def _load_pdf(file: Path) -> list[Page]:

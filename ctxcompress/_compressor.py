@@ -12,8 +12,8 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any, Literal
 
 from ._chunking import split_pages
-from ._exceptions import CtxCompressError, InvalidInputError, ScoringError
-from ._policies import DEFAULT_POLICY, Candidate, Hybrid, Policy, build_policy, select_union
+from ._exceptions import CtxCompressError, InvalidInputError, InvalidPolicyError, ScoringError
+from ._policies import DEFAULT_POLICY, Candidate, Policy, build_policy, select_union
 from ._pruning import PagePruning, PassagePruner, Prune, ScoreRequest, resolve_pruner
 from ._scorers._base import (
     AsyncScorer,
@@ -100,9 +100,14 @@ class Compressor:
             raise InvalidInputError(
                 f"criteria_per_call must be an int >= 1, got {criteria_per_call!r}"
             )
-        if union_max_tokens is not None:
-            # Validated the way policies validate budgets.
-            Hybrid(max_tokens=union_max_tokens)
+        if union_max_tokens is not None and (
+            isinstance(union_max_tokens, bool)
+            or not isinstance(union_max_tokens, int)
+            or union_max_tokens < 1
+        ):
+            raise InvalidPolicyError(
+                f"union_max_tokens must be an int >= 1, got {union_max_tokens!r}"
+            )
         if policy is not None and not isinstance(policy, Policy):
             raise InvalidInputError(f"policy must be a Policy, got {type(policy).__name__}")
         self.scorer: Scorer = _resolve_scorer(scorer)
@@ -251,7 +256,12 @@ class _Job:
         # as a Hybrid, whose budget can be lifted; any other policy picks as it is.
         as_hybrid = getattr(policy, "as_hybrid", None)
         if callable(as_hybrid):
-            policy = dataclasses.replace(as_hybrid(), max_tokens=None)
+            hybrid = as_hybrid()
+            if hybrid.top_k is None and hybrid.threshold is None:
+                # A budget alone: every page is a candidate until the budget is applied.
+                scores = self.scores[criterion.id]
+                return sorted(range(len(self.pages)), key=lambda i: (-scores[i], i))
+            policy = dataclasses.replace(hybrid, max_tokens=None)
         return list(policy.select(self._candidates(criterion.id, {})).ranked_kept)
 
     def _candidates(self, criterion_id: str, tokens: dict[int, int]) -> list[Candidate]:
@@ -537,7 +547,7 @@ def select_relevant_pages(
     threshold: float | None = None,
     top_k: int | None = None,
     max_tokens: int | None = None,
-    min_keep: int = 0,
+    min_keep: int | None = None,
     token_counter: TokenCounter | str | None = None,
     order: Order = "document",
     **options: Any,
@@ -545,7 +555,8 @@ def select_relevant_pages(
     """One-off use: the pages relevant to one criterion.
 
     Give either a ``policy`` or any of ``threshold``/``top_k``/``max_tokens``/``min_keep``
-    (they build a :class:`Hybrid`); with neither, :data:`DEFAULT_POLICY` applies.
+    (each changes that knob of :data:`DEFAULT_POLICY`, see :func:`build_policy`); with
+    neither, :data:`DEFAULT_POLICY` applies.
 
     Guide with examples: [Getting started][getting-started].
     """

@@ -6,6 +6,7 @@ The tree::
     ├── InvalidInputError            bad arguments or input (also a ValueError)
     │   ├── InvalidPolicyError       a policy built with impossible parameters
     │   ├── UnknownScorerError       a scorer spec with no registered scheme
+    │   ├── ModelFileError           a model file that onnxruntime or tokenizers cannot load
     │   └── UnsupportedModelError    a model whose architecture the torch-free builder lacks
     ├── MissingDependencyError       an optional extra is not installed (also an ImportError)
     │   └── DefaultModelUnavailableError  the default's weights: not installed, not cached,
@@ -28,6 +29,7 @@ And the warnings, each a UserWarning::
     OnnxRuntimeConflictWarning       onnxruntime and onnxruntime-gpu are both installed
     DefaultScorerFallbackWarning     the default scorer's extra is missing; running BM25 alone
     RemoteTruncationWarning          a rerank server truncates long pages: the rest is not scored
+    SinglePageWarning                a long document has no page breaks: it is one page
 
 More are internal, raised and caught inside the package (not in ``__all__``)::
 
@@ -53,6 +55,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidPolicyError",
     "MissingDependencyError",
+    "ModelFileError",
     "OnnxRuntimeConflictWarning",
     "ProviderFallbackWarning",
     "RemoteAuthError",
@@ -65,6 +68,7 @@ __all__ = [
     "RemoteTruncationWarning",
     "ScorerOutputError",
     "ScoringError",
+    "SinglePageWarning",
     "TokenizerUnavailableError",
     "UnknownScorerError",
     "UnsupportedModelError",
@@ -97,6 +101,18 @@ class UnknownScorerError(InvalidInputError):
 
     Guide with examples: [Errors and warnings][errors].
     """
+
+
+class ModelFileError(InvalidInputError):
+    """A model directory's ONNX graph or tokenizer cannot be loaded: damaged, truncated, or
+    not what its name says. ``path`` is the file.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class MissingDependencyError(CtxCompressError, ImportError):
@@ -276,6 +292,14 @@ class UnsupportedModelError(InvalidInputError):
 class RemoteTruncationWarning(UserWarning):
     """A rerank server cannot say how long a page may be (no ``/info`` or ``/tokenize``), so
     long pages are sent whole with truncation on: text past the model's input is not scored.
+
+    Guide with examples: [Errors and warnings][errors].
+    """
+
+
+class SinglePageWarning(UserWarning):
+    """A long document has no form feeds and no page-marker lines, so it is one page and
+    nothing can be compressed; ``chunk_size=`` (``--chunk-size``) cuts it instead.
 
     Guide with examples: [Errors and warnings][errors].
     """

@@ -109,9 +109,12 @@ def _max_or_none(a: float | None, b: float | None) -> float | None:
 class Hybrid(_Composable):
     """Up to ``top_k`` pages, only those scoring at least ``threshold``, within ``max_tokens``.
 
-    Any constraint left as None is off. ``min_keep`` keeps the best ``min_keep`` pages even
-    below the threshold, so a criterion never ends up empty when the caller asks for that;
-    the token budget still wins over it (a budget is never exceeded).
+    Any constraint left as None is off, but at least one of ``top_k``, ``threshold`` and
+    ``max_tokens`` must be on: ``Hybrid()`` would keep every page, which is never what a
+    compressor is for (and is how a forgotten option used to pass silently).
+    ``min_keep`` keeps the best ``min_keep`` pages even below the threshold, so a criterion
+    never ends up empty when the caller asks for that; the token budget still wins over it
+    (a budget is never exceeded).
 
     Guide with examples: [Concepts][concepts].
     """
@@ -131,6 +134,12 @@ class Hybrid(_Composable):
             or self.min_keep < 0
         ):
             raise InvalidPolicyError(f"min_keep must be an int >= 0, got {self.min_keep!r}")
+        if self.top_k is None and self.threshold is None and self.max_tokens is None:
+            raise InvalidPolicyError(
+                "a policy needs at least one of top_k, threshold and max_tokens "
+                f"({self.describe()} would keep every page); DEFAULT_POLICY is "
+                f"{_DEFAULT_DESCRIPTION}"
+            )
         if self.top_k is not None and self.min_keep > self.top_k:
             raise InvalidPolicyError(
                 f"min_keep ({self.min_keep}) cannot be larger than top_k ({self.top_k})"
@@ -323,6 +332,7 @@ def select_union(
 #: one. Recall-leaning on purpose: a dropped evidence page costs more than an extra page.
 #: (The default scorer's probabilities are calibrated on data where ~1-5% of pages are
 #: evidence, so evidence pages often score 0.02-0.3; docs/quality.md has the trade-offs.)
+_DEFAULT_DESCRIPTION = "Hybrid(top_k=5, threshold=0.01, min_keep=1)"
 DEFAULT_POLICY: Hybrid = Hybrid(top_k=5, threshold=0.01, min_keep=1)
 
 
@@ -332,22 +342,58 @@ def build_policy(
     threshold: float | None = None,
     top_k: int | None = None,
     max_tokens: int | None = None,
-    min_keep: int = 0,
+    min_keep: int | None = None,
 ) -> Policy:
     """A policy from either ``policy`` or the shortcut constraints, never both.
 
-    The shortcuts build a :class:`Hybrid`; with nothing given, :data:`DEFAULT_POLICY`.
-    Every entry point (the CLI, the framework integrations) chooses its policy here.
+    Each shortcut changes that knob of :data:`DEFAULT_POLICY` and keeps the others:
+    ``min_keep=2`` alone is ``Hybrid(top_k=5, threshold=0.01, min_keep=2)``, not "keep
+    everything", and ``max_tokens=2000`` adds a budget to the default's top-5 and threshold.
+    To switch a default knob off, give its neutral value (``threshold=0``, ``min_keep=0``,
+    a ``top_k`` as large as the document) or a policy of your own. With nothing given,
+    :data:`DEFAULT_POLICY`. Every entry point (the CLI, the batch engine, the server, the
+    framework integrations, ``select_relevant_pages``) chooses its policy here.
 
     Guide with examples: [Concepts][concepts].
     """
-    shortcut = threshold is not None or top_k is not None or max_tokens is not None or min_keep
+    given = {
+        name: value
+        for name, value in (
+            ("threshold", threshold),
+            ("top_k", top_k),
+            ("max_tokens", max_tokens),
+            ("min_keep", min_keep),
+        )
+        if value is not None
+    }
     if policy is not None:
-        if shortcut:
+        if given:
             raise InvalidInputError(
                 "give either policy= or threshold/top_k/max_tokens/min_keep, not both"
             )
+        if not isinstance(policy, Policy):
+            raise InvalidPolicyError(
+                f"policy must be a Policy (Hybrid, TopK, Threshold, TokenBudget or an object "
+                f"with select() and describe()), got {type(policy).__name__}"
+            )
         return policy
-    if not shortcut:
+    if not given:
         return DEFAULT_POLICY
-    return Hybrid(top_k=top_k, threshold=threshold, max_tokens=max_tokens, min_keep=min_keep)
+    base = DEFAULT_POLICY
+    if (
+        top_k is None
+        and base.top_k is not None
+        and isinstance(min_keep, int)
+        and not isinstance(min_keep, bool)
+        and min_keep > base.top_k
+    ):
+        raise InvalidPolicyError(
+            f"min_keep ({min_keep}) cannot be larger than top_k ({base.top_k}, the "
+            "default policy's); give top_k too"
+        )
+    return Hybrid(
+        top_k=base.top_k if top_k is None else top_k,
+        threshold=base.threshold if threshold is None else threshold,
+        max_tokens=base.max_tokens if max_tokens is None else max_tokens,
+        min_keep=base.min_keep if min_keep is None else min_keep,
+    )

@@ -75,3 +75,31 @@ def test_many_queries_in_chunks_match_one_at_a_time(monkeypatch: pytest.MonkeyPa
     for qi, (q, qids) in enumerate(queries):
         want = _brute_force(q, qids, pages, ids) if len(q) else np.zeros(len(sizes))
         assert np.allclose(chunked[qi], want, atol=1e-3)  # float16 storage
+
+
+@pytest.mark.parametrize("block_rows", [1, 5, 9, 1000])
+def test_streamed_blocks_equal_the_whole_matrix(block_rows: int) -> None:
+    # Issue 25: a long document is embedded and matched a block at a time; the answer must
+    # be the whole-matrix one exactly, and only the block asked for is embedded each time.
+    rng = np.random.default_rng(9)
+    sizes = [4, 0, 7, 2, 5, 0, 3, 6]
+    pages = [_unit(rng.normal(size=(n, 6))) if n else np.zeros((0, 6)) for n in sizes]
+    ids = [list(rng.integers(0, 9, size=n)) for n in sizes]
+    queries = [
+        (_unit(rng.normal(size=(k, 6))), list(rng.integers(0, 9, size=k))) for k in (3, 0, 5)
+    ]
+    asked: list[tuple[int, int]] = []
+    seen: list[tuple[int, int]] = []
+
+    def embed(first: int, last: int) -> list[np.ndarray]:
+        asked.append((first, last))
+        return pages[first:last]
+
+    streamed = late.streamed_maxsim(
+        ids, embed, queries, block_rows=block_rows, progress=lambda d, t: seen.append((d, t))
+    )
+    assert np.array_equal(streamed, TokenMatrix.build(pages, ids).maxsim_many(queries))
+    assert [a for a, _ in asked] == [0, *(b for _, b in asked[:-1])] and asked[-1][1] == len(sizes)
+    assert seen[-1] == (len(sizes), len(sizes))
+    if block_rows == 1:
+        assert len(asked) == len(sizes)  # one page a block, however small the budget

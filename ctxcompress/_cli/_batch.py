@@ -27,7 +27,13 @@ from .._batch._local import run_local
 from .._batch._output import OutputDir
 from .._batch._work import DocumentWorker, RunStats, onnx_tuning
 from .._version import __version__
-from ._common import ProgressBar, UsageError, add_scorer_option, scorer_from_args
+from ._common import (
+    ProgressBar,
+    UsageError,
+    add_policy_options,
+    add_scorer_option,
+    scorer_from_args,
+)
 
 __all__ = ["add_parser"]
 
@@ -60,10 +66,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="Ray cluster to join (auto, ray://head:10001); default: start a local Ray",
     )
     add_scorer_option(p)
-    p.add_argument("--threshold", type=float, help="keep pages scoring at least this (0..1)")
-    p.add_argument("--top-k", type=int, help="keep at most this many pages per criterion")
-    p.add_argument("--max-tokens", type=int, help="token budget per criterion")
-    p.add_argument("--min-keep", type=int, default=0, help="keep at least this many pages")
+    add_policy_options(p)
     p.add_argument(
         "--union-max-tokens", type=int, help="token budget for each document's whole context"
     )

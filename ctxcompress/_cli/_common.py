@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._cache import SQLiteCache
-from .._exceptions import InvalidInputError, UsageError
+from .._chunking import decode_text, read_file_bytes
+from .._exceptions import InvalidInputError, ModelFileError, UsageError
 from .._scorers._base import BaseScorer
 from .._scorers._cached import CachedScorer
 from .._scorers._registry import load_scorer
@@ -19,11 +20,13 @@ from .._types import Criterion
 __all__ = [
     "ProgressBar",
     "UsageError",
+    "add_policy_options",
     "add_scorer_option",
     "read_criteria_file",
     "read_pages_file",
     "read_text_arg",
     "scorer_from_args",
+    "show_page_progress",
 ]
 
 
@@ -74,6 +77,25 @@ def add_scorer_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """The policy knobs. Each one given changes that knob of the default policy
+    (top_k=5, threshold=0.01, min_keep=1) and keeps the others (see build_policy)."""
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="keep pages scoring at least this (0..1; default 0.01, 0 switches it off)",
+    )
+    parser.add_argument(
+        "--top-k", type=int, help="keep at most this many pages per criterion (default 5)"
+    )
+    parser.add_argument("--max-tokens", type=int, help="token budget per criterion (default: none)")
+    parser.add_argument(
+        "--min-keep",
+        type=int,
+        help="keep at least this many pages even below the threshold (default 1)",
+    )
+
+
 def scorer_from_args(args: argparse.Namespace, **tuning: object) -> BaseScorer:
     """Build the scorer named by --scorer (and --base-url); bad specs are usage errors.
 
@@ -94,35 +116,49 @@ def scorer_from_args(args: argparse.Namespace, **tuning: object) -> BaseScorer:
         options["device_id"] = args.device_id
     for key, value in tuning.items():
         options.setdefault(key, value)
-    cache = SQLiteCache(args.cache) if getattr(args, "cache", None) else None
+    try:
+        cache = SQLiteCache(args.cache) if getattr(args, "cache", None) else None
+    except InvalidInputError as exc:
+        raise UsageError(f"--cache: {exc}") from exc
     if cache is not None and args.scorer.split(":")[0] in ("default", "bi-encoder"):
         # The same file also keeps page embeddings: new criteria on a document seen before
         # skip the model.
         options["cache"] = cache
     try:
         scorer = load_scorer(args.scorer, **options)
+    except ModelFileError:
+        raise  # the spec was fine; the file it names is damaged: a runtime error
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from exc
     return CachedScorer(scorer, cache) if cache is not None else scorer
 
 
+def show_page_progress(scorer: object, bar: ProgressBar) -> None:
+    """Let a scorer that reports its progress through a long document (the default
+    scorer's ``progress`` hook) draw ``bar``; others are left alone."""
+    inner = getattr(scorer, "scorer", scorer)  # a CachedScorer wraps the model scorer
+    if hasattr(inner, "progress"):
+        inner.progress = bar
+
+
 def read_text_arg(path: str | None, stdin: TextIO | None = None) -> tuple[str, str | None]:
-    """Read a file argument ('-' or None means stdin). Returns (text, source name)."""
+    """Read a file argument ('-' or None means stdin). Returns (text, source name).
+
+    Stdin is read as bytes and decoded as files are (UTF-8, or UTF-16 with a BOM), whatever
+    the locale says: under a strict non-UTF-8 locale a text stream would fail mid-read.
+    """
     if path is None or path == "-":
         stream = stdin or sys.stdin
         if stream.isatty():
             raise UsageError("no input: give a FILE or pipe text on stdin")
-        return stream.read(), None
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # an in-memory text stream (tests): already text
+            return stream.read(), None
+        return decode_text(buffer.read(), "stdin"), None
     file = Path(path)
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():
         raise UsageError(f"no such file: {path}")
-    data = file.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise InvalidInputError(f"{path} looks like a binary file; give a text file")
-    try:
-        return data.decode("utf-8-sig"), str(file)
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
+    return decode_text(read_file_bytes(file), path), str(file)
 
 
 def read_criteria_file(path: str, first_index: int = 0) -> list[Criterion]:
@@ -150,9 +186,17 @@ def read_criteria_file(path: str, first_index: int = 0) -> list[Criterion]:
         if isinstance(item, str):
             criteria.append(Criterion(id=default_id, text=item))
         elif isinstance(item, dict):
-            body = item.get("text") or item.get("criterion") or item.get("question")
-            if not isinstance(body, str):
-                raise UsageError(f"criteria file {path}: item {i} has no 'text'")
+            key = next((k for k in ("text", "criterion", "question") if k in item), None)
+            if key is None:
+                raise UsageError(
+                    f"criteria file {path}: item {i} has no 'text' (or 'criterion'/'question')"
+                )
+            body = item[key]
+            if not isinstance(body, str) or not body.strip():
+                raise UsageError(
+                    f"criteria file {path}: item {i}'s {key!r} is "
+                    f"{_what(body)}, not a non-empty string"
+                )
             criteria.append(
                 Criterion(
                     id=str(item.get("id", default_id)),
@@ -179,11 +223,26 @@ def read_pages_file(path: str) -> list[str]:
         raise InvalidInputError(f"pages file {path}: expected a JSON list or JSONL")
     pages: list[str] = []
     for i, item in enumerate(items):
-        page = item.get("text") if isinstance(item, dict) else item
+        if isinstance(item, dict) and "text" not in item:
+            raise InvalidInputError(f"pages file {path}: page {i} has no 'text'")
+        page = item["text"] if isinstance(item, dict) else item
         if not isinstance(page, str):
-            raise InvalidInputError(f"pages file {path}: page {i} has no text string")
+            where = "'text'" if isinstance(item, dict) else "entry"
+            raise InvalidInputError(
+                f"pages file {path}: page {i}'s {where} is {_what(page)}, not a string"
+            )
         pages.append(page)
     return pages
+
+
+def _what(value: object) -> str:
+    """A JSON value described for an error message: its type, and short values themselves."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "an empty string"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown}" if len(shown) <= 20 else type(value).__name__
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -207,8 +266,10 @@ class ProgressBar:
         enabled: bool = True,
         min_total: int = 200,
         unit: str = "pairs",
+        label: str = "scoring",
     ):
         self.unit = unit
+        self.label = label
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
         self.min_total = min_total
@@ -225,7 +286,7 @@ class ProgressBar:
         width = 30
         filled = width * done // total if total else width
         self.stream.write(
-            f"\rscoring [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.unit}"
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.unit}"
         )
         self._drawn = True
         if done >= total:

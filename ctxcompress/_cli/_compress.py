@@ -15,10 +15,12 @@ from .._types import CompressionResult, Criterion, Page
 from ._common import (
     ProgressBar,
     UsageError,
+    add_policy_options,
     add_scorer_option,
     read_criteria_file,
     read_text_arg,
     scorer_from_args,
+    show_page_progress,
 )
 
 __all__ = ["add_parser"]
@@ -35,10 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--criteria", metavar="FILE", help="JSONL / JSON list / one criterion per line")
     p.add_argument("--instruction", help="per-call instruction passed to scorers that accept one")
     add_scorer_option(p)
-    p.add_argument("--threshold", type=float, help="keep pages scoring at least this (0..1)")
-    p.add_argument("--top-k", type=int, help="keep at most this many pages per criterion")
-    p.add_argument("--max-tokens", type=int, help="token budget per criterion")
-    p.add_argument("--min-keep", type=int, default=0, help="keep at least this many pages")
+    add_policy_options(p)
     p.add_argument(
         "--union-max-tokens", type=int, help="token budget for the whole-document context"
     )
@@ -105,6 +104,14 @@ def _pages(args: argparse.Namespace) -> list[Page]:
 def run(args: argparse.Namespace) -> int:
     try:
         policy = _policy(args)
+        if args.union_max_tokens is not None and args.union_max_tokens < 1:
+            raise InvalidInputError(f"--union-max-tokens must be >= 1, got {args.union_max_tokens}")
+        if args.chunk_size is not None and args.chunk_size < 1:
+            raise InvalidInputError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+        if args.overlap < 0 or (args.chunk_size is not None and args.overlap >= args.chunk_size):
+            raise InvalidInputError(
+                f"--overlap must be >= 0 and smaller than --chunk-size, got {args.overlap}"
+            )
         criteria = _criteria(args)
         counter = load_token_counter(args.tokenizer)
     except InvalidInputError as exc:
@@ -112,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
     scorer = scorer_from_args(args)
     pages = _pages(args)
     progress = ProgressBar(enabled=not args.no_progress)
+    # A long document's pages go through the model before any pair is scored: show that.
+    show_page_progress(
+        scorer, ProgressBar(enabled=not args.no_progress, unit="pages", label="embedding")
+    )
     compressor = Compressor(
         scorer,
         policy,

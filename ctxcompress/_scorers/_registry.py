@@ -29,6 +29,7 @@ from .._exceptions import (
 from ._base import BaseScorer
 
 __all__ = [
+    "check_scorer_spec",
     "is_path_spec",
     "known_schemes",
     "load_scorer",
@@ -86,14 +87,8 @@ def is_path_spec(spec: str) -> bool:
     return bool(separators) and (colon < 0 or min(separators) < colon)
 
 
-def load_scorer(spec: str, **options: Any) -> BaseScorer:
-    """Build a scorer from ``spec``; ``options`` go to the scheme's factory.
-
-    Known specs in this version are listed by :func:`known_schemes`; ``default`` is the
-    scorer every entry point uses when none is given.
-
-    Guide with examples: [Choosing a scorer][guide-scorers].
-    """
+def _resolve(spec: object) -> tuple[_Scheme, str, str]:
+    """(scheme, argument, stripped spec) for ``spec``, or the error that names why not."""
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(f"scorer spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
@@ -108,6 +103,31 @@ def load_scorer(spec: str, **options: Any) -> BaseScorer:
             f"cannot load scorer {spec!r}: {what} not available in this version; "
             f"known: {', '.join(known_schemes())}"
         )
+    return scheme, argument, spec
+
+
+def check_scorer_spec(spec: str) -> None:
+    """Raise the error :func:`load_scorer` would raise for a spec that cannot name a scorer
+    (not a string, an unknown scheme, a model directory that does not exist), without
+    loading anything: for settings validated when they are given, not at the first query.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
+    scheme, argument, _ = _resolve(spec)
+    if scheme.name == PATH_SCHEME and not Path(argument).is_dir():
+        what = "is not a directory" if Path(argument).exists() else "does not exist"
+        raise InvalidInputError(f"cannot load scorer {spec!r}: model directory {argument} {what}")
+
+
+def load_scorer(spec: str, **options: Any) -> BaseScorer:
+    """Build a scorer from ``spec``; ``options`` go to the scheme's factory.
+
+    Known specs in this version are listed by :func:`known_schemes`; ``default`` is the
+    scorer every entry point uses when none is given.
+
+    Guide with examples: [Choosing a scorer][guide-scorers].
+    """
+    scheme, argument, _ = _resolve(spec)
     return scheme.factory(argument, **options)
 
 

@@ -134,7 +134,7 @@ def make_compressor(
             threshold=p.threshold if p else None,
             top_k=p.top_k if p else None,
             max_tokens=p.max_tokens if p else None,
-            min_keep=p.min_keep if p else 0,
+            min_keep=p.min_keep if p else None,
         )
         return Compressor(
             scorer,

@@ -41,7 +41,7 @@ class PolicyIn(_Strict):
     threshold: float | None = None
     top_k: StrictInt | None = None
     max_tokens: StrictInt | None = None
-    min_keep: StrictInt = 0
+    min_keep: StrictInt | None = None
 
 
 class CompressRequest(_Strict):

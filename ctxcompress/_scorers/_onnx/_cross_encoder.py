@@ -100,6 +100,10 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
             on_gpu = self._runner.device == "cuda"
             batch_tokens = GPU_BATCH_TOKENS if on_gpu else CPU_BATCH_TOKENS
         self.batch_tokens = batch_tokens
+        # An int8 graph quantises activations with one scale per run (padding included): a
+        # pair's score would depend on the pairs batched with it, and a score cache would
+        # keep whichever came first. One pair per run makes it a function of the pair.
+        self._solo_runs = opened.precision == "int8"
         self.window_stride = window_stride
         self.aggregation = aggregation
         self.precision = opened.precision
@@ -216,7 +220,7 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
         batch: list[int] = []
         for i in order:
             longest = len(items[i])  # sorted: the newest item is the longest
-            if batch and longest * (len(batch) + 1) > self.batch_tokens:
+            if batch and (self._solo_runs or longest * (len(batch) + 1) > self.batch_tokens):
                 self._run_isolating(batch, items, pairs, out)
                 batch = []
             batch.append(i)

@@ -85,9 +85,24 @@ def read_description(model_dir: Path) -> ModelDescription:
             f"{model_dir} has no {DESCRIPTION_FILE} (not a ctxcompress model directory)"
         )
     try:
-        return ModelDescription.model_validate(json.loads(file.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise InvalidInputError(f"{file}: invalid model description: {exc}") from exc
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{file}: invalid model description: not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"{file}: invalid model description: a JSON object is needed, got {type(data).__name__}"
+        )
+    try:
+        return ModelDescription.model_validate(data)
+    except ValidationError as exc:
+        # One line that names each bad field: pydantic's own text starts with a line
+        # ("1 validation error for ...") that says nothing, and CLIs show the first line.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'description'}: {e['msg']}"
+            + (f" (got {e['input']!r})" if e["type"] != "missing" and e["loc"] else "")
+            for e in exc.errors()
+        )
+        raise InvalidInputError(f"{file}: invalid model description: {problems}") from exc
 
 
 def file_fingerprint(path: Path) -> str:

@@ -22,6 +22,7 @@ from ..._exceptions import (
     ExecutionProviderError,
     InvalidInputError,
     MissingDependencyError,
+    ModelFileError,
     OnnxRuntimeConflictWarning,
     ProviderFallbackWarning,
 )
@@ -148,6 +149,11 @@ def _fallback_reason(missing: list[str], available: list[str]) -> str:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
 def create_session(
     path: str | os.PathLike[str],
     providers: Providers = "auto",
@@ -179,11 +185,12 @@ def create_session(
     ]
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=with_options)
-    except Exception as exc:  # onnxruntime's own classes: InvalidProtobuf, Fail, NoSuchFile...
-        text = str(exc).strip().splitlines()
-        raise InvalidInputError(
-            f"{path} is not a loadable ONNX model (truncated or corrupt, or its external "
-            f"data missing?): {text[0] if text else type(exc).__name__}"
+    except Exception as exc:  # onnxruntime's own types (InvalidProtobuf, Fail, NoSuchFile...)
+        raise ModelFileError(
+            f"cannot load the ONNX model {path}: {path} is not a loadable ONNX model "
+            f"({_first_line(exc)}): a damaged or truncated file, or its external data missing? "
+            "export or download it again",
+            str(path),
         ) from exc
     loaded = session.get_providers()
     missing = [p for p in wanted if p in GPU_PROVIDERS and p not in loaded]
@@ -320,7 +327,13 @@ def open_model(
         device_id=o.device_id,
         intra_op_threads=o.intra_op_threads,
     )
-    tokenizer = Tokenizer.from_file(str(files.tokenizer))
+    try:
+        tokenizer = Tokenizer.from_file(str(files.tokenizer))
+    except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+        raise ModelFileError(
+            f"cannot load the tokenizer {files.tokenizer}: {_first_line(exc)}",
+            str(files.tokenizer),
+        ) from exc
     tokenizer.no_padding()
     return OpenedModel(
         root=root,

@@ -26,6 +26,7 @@ from ctxcompress import (
     Scorer,
     Selection,
     build_policy,
+    check_scorer_spec,
 )
 
 from ._options import policy_for_call, policy_from_data, policy_to_data, scorer_spec
@@ -61,7 +62,8 @@ class CtxCompressor(BaseDocumentCompressor, Serializable):
     """Keep the documents a calibrated scorer finds relevant to the query.
 
     Give a ``policy`` or any of ``threshold`` / ``top_n`` / ``max_tokens`` / ``min_keep``
-    (they build a ``Hybrid`` policy); with none, ctxcompress's default policy applies. The
+    (each changes that knob of ctxcompress's default policy and keeps the others); with
+    none, the default policy applies. The
     token budget counts ``page_content``, the text the LLM will receive.
 
     Output order: ``order="score"`` (the default, as LangChain rerankers return them) puts
@@ -97,7 +99,7 @@ class CtxCompressor(BaseDocumentCompressor, Serializable):
     threshold: float | None = None
     top_n: int | None = None
     max_tokens: int | None = None
-    min_keep: int = 0
+    min_keep: int | None = None
     instruction: str | None = None
     order: Literal["score", "document"] = "score"
     token_counter: str = "tiktoken"
@@ -131,6 +133,8 @@ class CtxCompressor(BaseDocumentCompressor, Serializable):
         # names this class uses.
         try:
             self._policy()
+            if isinstance(self.scorer, str):
+                check_scorer_spec(self.scorer)  # an unknown spec is named now, loaded later
         except InvalidInputError as exc:
             raise ValueError(str(exc).replace("top_k", "top_n")) from exc
         return self

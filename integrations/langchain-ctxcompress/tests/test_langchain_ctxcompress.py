@@ -138,7 +138,10 @@ def test_documents_are_not_mutated() -> None:
 def test_empty_input_no_relevant_document_and_budget() -> None:
     assert compressor().compress_documents([], "anything") == []
     assert anyio.run(compressor().acompress_documents, [], "anything") == []
-    assert compressor(threshold=0.5).compress_documents(DOCS, "zebra xylophone") == []
+    # threshold alone keeps the default's other knobs, its min_keep=1 floor included.
+    floor = compressor(threshold=0.5).compress_documents(DOCS, "zebra xylophone")
+    assert len(floor) == 1 and "min_keep=1 floor" in floor[0].metadata["ctxcompress_rule"]
+    assert compressor(threshold=0.5, min_keep=0).compress_documents(DOCS, "zebra xylophone") == []
     kept = compressor(max_tokens=12, order="document").compress_documents(
         DOCS, "TB hepatitis billing"
     )
@@ -205,3 +208,15 @@ def test_prune_sends_the_kept_passages_and_their_offsets() -> None:
         "methotrexate failed",
     )
     assert [(d.page_content, d.metadata) for d in adocs] == [(doc.page_content, doc.metadata)]
+
+
+def test_one_option_keeps_the_default_policy_and_bad_specs_fail_at_construction() -> None:
+    # Issue 25: min_keep alone used to mean "keep every document".
+    kept = CtxCompressor(scorer="bm25", min_keep=1, token_counter="whitespace")
+    assert kept._policy().describe() == "Hybrid(top_k=5, threshold=0.01, min_keep=1)"
+    many = [Document(page_content=f"TB screening note {i}") for i in range(12)]
+    assert len(kept.compress_documents(many, "TB screening")) == 5
+    with pytest.raises(ValueError, match="known:"):
+        CtxCompressor(scorer="no-such-scheme")
+    with pytest.raises(ValueError, match="does not exist"):
+        CtxCompressor(scorer="./no/such/model")

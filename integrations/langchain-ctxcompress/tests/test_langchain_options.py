@@ -37,7 +37,8 @@ def test_per_call_top_n_and_threshold_replace_the_instances_for_that_call() -> N
     assert pages(anyio.run(lambda: c.acompress_documents(documents(), QUERY, top_n=1))) == [16]
     assert pages(c.compress_documents(documents(), QUERY, threshold=0.3)) == [16]
     assert len(c.compress_documents(documents(), QUERY)) == 4  # the instance is unchanged
-    assert c.top_n == 4 and c._get().policy == Hybrid(top_k=4)
+    # top_n alone changes that knob of the default policy (issue 25) and keeps the others.
+    assert c.top_n == 4 and c._get().policy == Hybrid(top_k=4, threshold=0.01, min_keep=1)
 
 
 def test_per_call_options_keep_the_rest_of_the_policy() -> None:

@@ -149,7 +149,12 @@ def test_native_async() -> None:
 
 def test_empty_no_relevant_node_budget_and_missing_query() -> None:
     assert post().postprocess_nodes([], query_str="x") == []
-    assert post(threshold=0.5).postprocess_nodes(retrieved(), query_str="zebra xylophone") == []
+    # threshold alone keeps the default's other knobs, its min_keep=1 floor included.
+    assert len(post(threshold=0.5).postprocess_nodes(retrieved(), query_str="zebra xylophone")) == 1
+    assert (
+        post(threshold=0.5, min_keep=0).postprocess_nodes(retrieved(), query_str="zebra xylophone")
+        == []
+    )
     out = post(max_tokens=14, order="document").postprocess_nodes(
         retrieved(), query_str="TB hepatitis billing"
     )
@@ -287,3 +292,13 @@ def test_label_filter_postprocessor() -> None:
         labels={"refund": "refund request"}, drop=True, scorer=FirstWord()
     )
     assert [n.node.get_content() for n in post.postprocess_nodes(nodes)] == ["hi"]
+
+
+def test_one_option_keeps_the_default_policy_and_bad_specs_fail_at_construction() -> None:
+    # Issue 25: min_keep alone used to mean "keep every node".
+    one = CtxCompressPostprocessor(scorer="bm25", min_keep=1, token_counter="whitespace")
+    assert one._policy().describe() == "Hybrid(top_k=5, threshold=0.01, min_keep=1)"
+    with pytest.raises(ValueError, match="known:"):
+        CtxCompressPostprocessor(scorer="no-such-scheme")
+    with pytest.raises(ValueError, match="does not exist"):
+        CtxCompressPostprocessor(scorer="./no/such/model")

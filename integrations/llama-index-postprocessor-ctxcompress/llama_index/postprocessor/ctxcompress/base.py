@@ -41,6 +41,7 @@ from ctxcompress import (
     Selection,
     TokenCounter,
     build_policy,
+    check_scorer_spec,
     load_token_counter,
 )
 
@@ -102,8 +103,9 @@ class _LLMViewTokens:
 class CtxCompressPostprocessor(BaseNodePostprocessor):
     """Keep the nodes a calibrated scorer finds relevant to the query.
 
-    Give a ``policy`` or any of ``threshold`` / ``top_n`` / ``max_tokens`` / ``min_keep``;
-    with none, ctxcompress's default policy applies. The token budget counts what the LLM
+    Give a ``policy`` or any of ``threshold`` / ``top_n`` / ``max_tokens`` / ``min_keep``
+    (each changes that knob of ctxcompress's default policy and keeps the others); with
+    none, the default policy applies. The token budget counts what the LLM
     receives (each node's LLM metadata view); the scorer reads the EMBED view.
 
     Output order: ``order="score"`` (the default, as LlamaIndex rerankers return nodes)
@@ -139,7 +141,7 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     threshold: float | None = None
     top_n: int | None = None
     max_tokens: int | None = None
-    min_keep: int = 0
+    min_keep: int | None = None
     instruction: str | None = None
     order: Literal["score", "document"] = "score"
     token_counter: str = "tiktoken"
@@ -181,6 +183,8 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         # Bad values fail at construction, in the names this class uses.
         try:
             self._policy()
+            if isinstance(self.scorer, str):
+                check_scorer_spec(self.scorer)  # an unknown spec is named now, loaded later
         except InvalidInputError as exc:
             raise ValueError(str(exc).replace("top_k", "top_n")) from exc
         return self
