@@ -759,3 +759,12 @@ def test_cli_key_with_newline_works_and_a_bad_key_is_one_line(tmp_path) -> None:
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "control character" in bad.stderr
     assert KEY[6:] not in bad.stderr and KEY[:6] + "\x01" not in bad.stderr
+
+
+def test_a_very_long_retry_after_is_capped() -> None:
+    import random
+
+    policy = _core.RetryPolicy(max_retries=3, backoff_base=0.25, backoff_max=20.0)
+    wait = policy.delay(0, 3600.0, random.Random(0))
+    assert _core.MAX_RETRY_AFTER <= wait <= _core.MAX_RETRY_AFTER + 0.25
+    assert 3.0 <= policy.delay(0, 3.0, random.Random(0)) <= 3.25  # short hints are honoured

@@ -140,7 +140,7 @@ def test_our_remote_scorers_work_against_it(server: ServerProcess, local: object
     pages = [f"page {i}: " + " ".join(random.Random(i).choices(WORDS, k=30)) for i in range(40)]
     criteria = [Criterion("m", QUERY), Criterion("tb", "Was tuberculosis screening negative?")]
     expected = local.score_batch(criteria, pages)  # type: ignore[attr-defined]
-    for spec in ("remote:zeroentropy/zerank-2", "remote:cohere"):
+    for spec in ("remote:zeroentropy/zerank-2", "remote:cohere", "remote:tei"):
         remote = load_scorer(spec, base_url=server.base_url, api_key=KEY)
         got = remote.score_batch(criteria, pages)
         for row, want in zip(got, expected, strict=True):

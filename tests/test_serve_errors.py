@@ -103,7 +103,7 @@ def test_bad_bodies_are_4xx_in_the_apis_shape(server: ServerProcess, route: str)
     assert empty.status_code == 400
     assert "empty" in message(route, empty)
     if route == TEI:
-        assert empty.json()["error_type"] == "empty"
+        assert empty.json()["error_type"] == "Empty"
     if route == COHERE:
         assert message(route, empty).startswith("invalid request:")
 
@@ -119,7 +119,7 @@ def test_bad_bodies_are_4xx_in_the_apis_shape(server: ServerProcess, route: str)
         detail = not_strings.json()["detail"]
         assert detail[0]["loc"][:2] == ["body", "documents"] and "input" not in detail[0]
     if route == TEI:
-        assert too_many.json()["error_type"] == "validation"
+        assert too_many.json()["error_type"] == "Validation"
 
 
 def test_compress_errors(server: ServerProcess) -> None:
@@ -190,7 +190,7 @@ def test_a_failing_scorer_is_a_5xx_with_the_reason_and_the_server_goes_on(
     assert failed.status_code == 502
     assert "failed on purpose" in message(route, failed)
     if route == TEI:
-        assert failed.json()["error_type"] == "backend"
+        assert failed.json()["error_type"] == "Backend"
     assert post(server, route, json=body(route, "fine", ["a", "b"])).status_code == 200
 
 

@@ -64,7 +64,7 @@ def test_sigterm_answers_everything_in_flight_then_exits_0(tmp_path: Path) -> No
         srv.proc.send_signal(signal.SIGTERM)
         _until(lambda: httpx.get(f"{srv.base_url}/health").status_code == 503)
         health = httpx.get(f"{srv.base_url}/health").json()
-        assert health["status"] == "draining" and health["error_type"] == "unhealthy"
+        assert health["status"] == "draining" and health["error_type"] == "Unhealthy"
         late = httpx.post(f"{srv.base_url}/v2/rerank", json=requests[2][2])
         assert late.status_code == 503 and "shutting down" in late.json()["message"]
         assert srv.proc.poll() is None  # still waiting for the held requests
@@ -102,7 +102,7 @@ def test_health_is_503_while_loading(tmp_path: Path) -> None:
         srv.wait_until(503)
         assert httpx.get(f"{srv.base_url}/health").json()["status"] == "loading"
         early = httpx.post(f"{srv.base_url}/rerank", json={"query": "q", "texts": ["a"]})
-        assert early.status_code == 503 and early.json()["error_type"] == "unhealthy"
+        assert early.status_code == 503 and early.json()["error_type"] == "Unhealthy"
         assert early.headers["retry-after"] == "1"
         gate.touch()
         srv.wait_until(200)

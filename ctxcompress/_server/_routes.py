@@ -45,6 +45,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 _DRAIN_CAP = 64 * 1024 * 1024
 
 
+# What /info reports as the longest input: the server windows long pages itself.
+_UNLIMITED_INPUT = 2**31 - 1
+
+
 class Renderer(Protocol):
     """Anything that names a route and renders its errors (every wire format does)."""
 
@@ -242,7 +246,7 @@ class Routes:
             "failed": "the scorer could not be loaded",
         }[phase]
         # TEI's unhealthy answer, with the phase for people and probes.
-        body = {"status": phase, "error": message, "error_type": "unhealthy"}
+        body = {"status": phase, "error": message, "error_type": "Unhealthy"}
         return json_response(json.dumps(body).encode(), 503)
 
     async def info(self, request: Request) -> Response:
@@ -254,8 +258,11 @@ class Routes:
             "model": getattr(scorer, "name", None),
             "fingerprint": getattr(scorer, "fingerprint", None),
             "pointwise": getattr(scorer, "pointwise", None),
-            # Longer pages are scored over overlapping windows, never cut.
-            "max_input_length": getattr(scorer, "max_length", None),
+            # Longer pages are scored over overlapping windows here, never cut: a TEI client
+            # (remote:tei included) reads this field and need not window or truncate.
+            "max_input_length": _UNLIMITED_INPUT,
+            "model_max_length": getattr(scorer, "max_length", None),
+            "max_client_batch_size": c.max_documents,
             "limits": {
                 "max_request_bytes": c.max_request_bytes,
                 "max_documents": c.max_documents,

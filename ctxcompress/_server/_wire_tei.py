@@ -20,16 +20,18 @@ from ._wire import NonBlank, Wire
 
 __all__ = ["TEIWire"]
 
+# TEI's ErrorType enum, serialised by name as its router does (it has no "unauthorized":
+# a refused key is a request that does not validate).
 _TYPES: dict[ErrorKind, str] = {
-    "invalid_json": "validation",
-    "invalid_request": "validation",
-    "empty": "empty",
-    "too_large": "validation",
-    "unauthorized": "unauthorized",
-    "overloaded": "overloaded",
-    "scorer_failed": "backend",
-    "unavailable": "unhealthy",
-    "internal": "backend",
+    "invalid_json": "Validation",
+    "invalid_request": "Validation",
+    "empty": "Empty",
+    "too_large": "Validation",
+    "unauthorized": "Validation",
+    "overloaded": "Overloaded",
+    "scorer_failed": "Backend",
+    "unavailable": "Unhealthy",
+    "internal": "Backend",
 }
 
 

@@ -371,6 +371,10 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# The longest server-requested wait (Retry-After) honoured before a retry, in seconds.
+MAX_RETRY_AFTER = 60.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter, capped; server hints win when they are longer."""
@@ -383,8 +387,10 @@ class RetryPolicy:
         backoff = rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
         if retry_after is not None:
             # Honour the server's hint, plus a little jitter so clients told the same moment
-            # do not all return at once.
-            return retry_after + rng.uniform(0, min(0.1, self.backoff_base))
+            # do not all return at once; but never past MAX_RETRY_AFTER (a server that says
+            # "in an hour" must not hang a job that has no deadline).
+            hint = min(retry_after, max(self.backoff_max, MAX_RETRY_AFTER))
+            return hint + rng.uniform(0, min(0.1, self.backoff_base))
         return backoff
 
 
