@@ -325,3 +325,29 @@ def test_bundled_sample_data(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(argv) == 0
     assert "batch: 4 documents, 10 pairs" in capsys.readouterr().out
     assert len(read_rows(out, "selections")) == 10
+
+
+def test_a_block_written_again_replaces_itself_instead_of_adding_rows(tmp_path: Path) -> None:
+    # What a Ray task that is retried after it wrote its block does: write the same
+    # documents again. The block is named by its documents, so the write replaces itself.
+    from ctxcompress._batch._output import write_block
+    from ctxcompress._batch._work import DocumentResult
+
+    docs = make_documents(2)
+    out = tmp_path / "out"
+    assert main([*_inputs(tmp_path, docs, make_criteria(docs)), "--out", str(out)]) == 0
+    rows = read_rows(out, "selections")
+    unions = {r["doc_id"]: r for r in read_rows(out, "union")}
+    results = [
+        DocumentResult(
+            doc_id,
+            [{k: v for k, v in r.items() if k != "doc_id"} for r in rows if r["doc_id"] == doc_id],
+            {k: v for k, v in unions[doc_id].items() if k != "doc_id"},
+        )
+        for doc_id in sorted(unions)
+    ]
+    first = write_block(out, results)
+    after_first = len(read_rows(out, "selections"))
+    second = write_block(out, list(reversed(results)))
+    assert first == second
+    assert len(read_rows(out, "selections")) == after_first  # replaced, not added

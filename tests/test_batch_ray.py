@@ -155,3 +155,19 @@ def test_ray_resume_after_an_interrupted_run(tmp_path: Path) -> None:
     # Resuming a finished job does nothing and loses nothing.
     assert main([*argv, "--resume"]) == 0
     assert_matches_compressor(out, docs, criteria)
+
+
+def test_ray_reads_the_jsonl_the_driver_accepts(tmp_path: Path) -> None:
+    # A line separator (U+2028) that JSON keeps raw in a string, and a byte-order mark.
+    docs = make_documents(3)
+    docs[1] = {**docs[1], "pages": [docs[1]["pages"][0] + "\u2028more", *docs[1]["pages"][1:]]}
+    criteria = make_criteria(docs)
+    path = tmp_path / "docs.jsonl"
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
+    path.write_bytes(b"\xef\xbb\xbf" + lines.encode("utf-8"))
+    crit = write_jsonl(tmp_path / "criteria.jsonl", criteria)
+    argv = ["--documents", str(path), "--criteria", str(crit), "--scorer", "bm25"]
+    assert main(["batch", *argv, "--engine", "ray", "--out", str(tmp_path / "ray")]) == 0
+    assert main(["batch", *argv, "--out", str(tmp_path / "local")]) == 0
+    for sub in ("selections", "union"):
+        assert _sorted(tmp_path / "ray", sub) == _sorted(tmp_path / "local", sub)

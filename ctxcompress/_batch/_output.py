@@ -16,9 +16,9 @@ complete blocks, so nothing is lost and nothing is written twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,13 +80,16 @@ def union_schema() -> Any:
 def write_block(root: str | Path, results: Sequence[DocumentResult]) -> str | None:
     """Write one block of documents atomically; returns its name (None for no documents).
 
-    Safe to call from many processes at once (Ray tasks): every block has a fresh name.
+    Safe to call from many processes at once (Ray tasks): a block is named by its documents,
+    so blocks of different documents never share a name, and a task that Ray runs again
+    (a retried or rebuilt task) rewrites the same files instead of adding a second copy.
     """
     if not results:
         return None
     pa = import_pyarrow()
     base = Path(root)
-    name = f"part-{uuid.uuid4().hex}.parquet"
+    ids = "\n".join(sorted(r.doc_id for r in results)).encode("utf-8")
+    name = f"part-{hashlib.sha256(ids).hexdigest()[:32]}.parquet"
     selections = [{"doc_id": r.doc_id, **row} for r in results for row in r.selections]
     unions = [{"doc_id": r.doc_id, **r.union} for r in results]
     _write_atomic(base / SELECTIONS / name, pa.Table.from_pylist(selections, selection_schema()))

@@ -233,8 +233,16 @@ def _doc_schema() -> Any:
     )
 
 
+def _jsonl_lines(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A documents file's bytes -> its lines, split on newlines only and decoded as the
+    driver's check decodes them (utf-8-sig). ``read_text`` would also split on U+2028,
+    U+2029 and U+0085, which JSON keeps raw inside strings, and would keep a BOM."""
+    text = bytes(row["bytes"]).decode("utf-8-sig")
+    return [{"text": line} for line in text.split("\n") if line.strip()]
+
+
 def _parse_jsonl(batch: Any, skip: Collection[str]) -> Any:
-    """Lines of a documents file (``read_text``) -> document rows, minus those done."""
+    """Lines of a documents file -> document rows, minus those done."""
     pa = import_pyarrow()
     rows = []
     for line in batch.column("text").to_pylist():
@@ -294,7 +302,7 @@ def read_documents(source: DocumentSource, skip: Collection[str]) -> Dataset:
             functools.partial(_from_parquet, skip=frozen), batch_format="pyarrow"
         )
         return parsed
-    lines = ray.data.read_text(str(source.path))
+    lines = ray.data.read_binary_files(str(source.path)).flat_map(_jsonl_lines)
     parsed = lines.map_batches(functools.partial(_parse_jsonl, skip=frozen), batch_format="pyarrow")
     return parsed
 
