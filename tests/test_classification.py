@@ -138,7 +138,8 @@ def test_load_items_names_the_bad_line(tmp_path: Path) -> None:
 
 def test_shipped_classifier_record() -> None:
     params = load_classifier_params()
-    assert all(f in CLASSIFIER_FEATURES for f in params.features)
+    assert all(f in CLASSIFIER_FEATURES["labels"] for f in params.labels.features)
+    assert all(f in CLASSIFIER_FEATURES["pairs"] for f in params.pairs.features)
     assert {"agnews", "mrpc", "stsb", "mtsamples-specialty"} <= set(params.held_out)
     assert "leave-one-set-out" in params.fitted_on
 

@@ -95,13 +95,28 @@ def nearest_pairs(
     return [(i, j, c) for (i, j), c in sorted(found.items())]
 
 
+def _unwrap(scorer: object) -> object:
+    """The scorer a wrapper (``CachedScorer.scorer``, ``CalibratedScorer.inner``, a
+    cascade's stages aside) delegates to, down to the first that wraps nothing."""
+    seen: set[int] = set()
+    while id(scorer) not in seen:
+        seen.add(id(scorer))
+        inner = getattr(scorer, "inner", None) or getattr(scorer, "scorer", None)
+        if not isinstance(inner, Scorer):
+            break
+        scorer = inner
+    return scorer
+
+
 def _default_embedder(scorer: Scorer) -> Callable[[Sequence[str]], Array]:
-    resolved = scorer if isinstance(scorer, DefaultScorer) else resolve_scorer(None)
-    inner = getattr(resolved, "inner", resolved)
+    """The embedded bi-encoder of ``scorer`` (or of what it wraps); another scorer has no
+    embeddings to offer, so the caller must pass ``embed=``."""
+    inner = _unwrap(scorer)
     if not isinstance(inner, DefaultScorer):
         raise InvalidInputError(
-            "find_duplicates needs embeddings for its candidate pairs: pass embed= (texts -> "
-            "unit-length vectors) or install the default model (extra 'cpu')"
+            f"find_duplicates needs embeddings for its candidate pairs and scorer "
+            f"{scorer.name!r} has none: pass embed= (texts -> unit-length vectors), or use "
+            "the default scorer (extra 'cpu')"
         )
     return inner.bi_encoder.encoder.embed
 
@@ -125,10 +140,17 @@ def find_duplicates(
     """
     _check_texts(texts)
     _check_threshold(threshold)
-    if not isinstance(neighbours, int) or neighbours < 1:
+    # bool is an int subclass: neighbours=True would silently mean 1.
+    if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise InvalidInputError(f"neighbours must be a positive integer, got {neighbours!r}")
-    if not -1.0 <= min_cosine <= 1.0:
-        raise InvalidInputError(f"min_cosine must be between -1 and 1, got {min_cosine!r}")
+    if (
+        isinstance(min_cosine, bool)
+        or not isinstance(min_cosine, (int, float))
+        or not -1.0 <= min_cosine <= 1.0
+    ):
+        raise InvalidInputError(f"min_cosine must be a number between -1 and 1, got {min_cosine!r}")
+    if embed is not None and not callable(embed):
+        raise InvalidInputError(f"embed must be callable (texts -> vectors), got {embed!r}")
     resolved = resolve_scorer(scorer)
     if len(texts) < 2:
         return []

@@ -12,22 +12,37 @@ description (a label's wording, or a reference text for near-duplicates):
 * ``maxsim_text``: the same from the text's side (how much of the text the description
   covers: what separates a paraphrase from a text that merely contains the reference);
 * ``lexical_description`` / ``lexical_text``: the weighted share of one side's distinct
-  tokens found verbatim in the other;
-* the gaps to the other labels given in the same call (``*_vs_others``), 0 with one label.
+  tokens found verbatim in the other.
+
+Two regimes, two fitted models (both in ``classifier.json``):
+
+* **labels** (``classify``, ``route``, ``screen``): a label's probability is a function of
+  the text and that label's description only, never of the other labels in the call, so
+  that a label means the same alone or among others and a threshold keeps its meaning.
+  Absolute cosines differ between texts (a long clinical note is near everything), so the
+  text is also compared with a fixed, shipped set of generic background descriptions
+  (``background_labels`` in ``classifier.json``): ``*_vs_background`` is the label's value
+  less the text's best background value, a yardstick that does not change from call to
+  call. The description's and the text's lengths (log tokens) are the last inputs.
+* **pairs** (``duplicate_probability``, ``find_duplicates``): a text against one reference
+  text, fitted on the near-duplicate sets.
+
+Exclusive labels read the independent probabilities as "at most one applies" (see
+``_classification._classify.exclusive_probabilities``); competition between labels lives
+only there.
 
 Term weights come from a background vocabulary shipped beside this module
 (``background_vocab.json``: each WordPiece token's frequency in general English, from
 ``wordfreq``; see ``scripts/build_background_vocab.py``), not from the text's own
-statistics. A logistic model whose weights live in ``classifier.json`` (written by
-``scripts/fit_classifier.py`` with what it was fitted on and its leave-one-set-out
-results) turns them into probabilities.
+statistics. ``scripts/fit_classifier.py`` writes ``classifier.json`` with what each model
+was fitted on and its leave-one-set-out results.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -42,11 +57,13 @@ if TYPE_CHECKING:
 __all__ = [
     "BASE_INPUTS",
     "CLASSIFIER_FEATURES",
+    "LABEL_INPUTS",
     "ClassifierParams",
+    "LinearModel",
     "SingleTextClassifier",
     "background_zipf",
     "base_inputs",
-    "classifier_features",
+    "label_inputs",
     "load_classifier_params",
     "pair_inputs",
 ]
@@ -55,51 +72,65 @@ Array = np.ndarray[Any, Any]
 
 #: What is measured for one (text, description) pair, in this order along the last axis.
 BASE_INPUTS = ("cosine", "maxsim_description", "maxsim_text", "lexical_description", "lexical_text")
+#: The label model's inputs: :data:`BASE_INPUTS`, then the gaps to the text's best
+#: background description, then the lengths (log(1 + tokens)) of description and text.
+LABEL_INPUTS = (
+    *BASE_INPUTS,
+    "cosine_vs_background",
+    "maxsim_description_vs_background",
+    "description_length",
+    "text_length",
+)
+
+#: Features each model may use: (model, feature) -> its column in that model's inputs
+#: (:data:`LABEL_INPUTS` for labels, :data:`BASE_INPUTS` for pairs). None of them looks at
+#: another label of the call.
+CLASSIFIER_FEATURES: dict[str, tuple[str, ...]] = {"labels": LABEL_INPUTS, "pairs": BASE_INPUTS}
 
 
-def _vs_others(values: Array) -> Array:
-    """Per label, its value less the best of the other labels (0 with one label): the
-    margin that makes the top label of an exclusive set stand out."""
-    n = values.shape[-1]
-    if n < 2:
-        return np.zeros_like(values)
-    order = np.sort(values, axis=-1)
-    best, second = order[..., -1:], order[..., -2:-1]
-    others = np.where(values >= best, second, best)
-    out: Array = values - others
-    return out
+class LinearModel(BaseModel):
+    """One logistic model: ``sigmoid(features @ weights + bias)``."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-#: Feature name -> f(base) over (texts × labels × BASE_INPUTS) -> (texts × labels).
-def _base(i: int) -> Callable[[Array], Array]:
-    def read(b: Array) -> Array:
-        out: Array = b[..., i]
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    fitted_on: tuple[str, ...]
+    # Per feature, the range seen in fitting: inputs are clipped to it, so that a text
+    # unlike the fitting data (a one-line message against long notes) is not extrapolated.
+    lower: tuple[float, ...] | None = None
+    upper: tuple[float, ...] | None = None
+
+    def check(self, known: tuple[str, ...], what: str) -> None:
+        unknown = [f for f in self.features if f not in known]
+        if unknown:
+            raise ValueError(f"{what}: unknown features {unknown}; known: {list(known)}")
+        if len(self.weights) != len(self.features):
+            raise ValueError(f"{what}: one weight per feature")
+        if not all(math.isfinite(w) for w in (*self.weights, self.bias)):
+            raise ValueError(f"{what}: weights must be finite")
+
+    def probabilities(self, inputs: Array, names: tuple[str, ...]) -> Array:
+        """(... × len(names)) inputs -> (...) probabilities."""
+        x = inputs[..., [names.index(f) for f in self.features]]
+        if self.lower is not None and self.upper is not None:
+            x = np.clip(x, np.asarray(self.lower), np.asarray(self.upper))
+        logits = np.clip(x @ np.asarray(self.weights) + self.bias, -50.0, 50.0)
+        out: Array = 1.0 / (1.0 + np.exp(-logits))
         return out
-
-    return read
-
-
-CLASSIFIER_FEATURES: dict[str, Callable[[Array], Array]] = {
-    **{name: _base(i) for i, name in enumerate(BASE_INPUTS)},
-    "cosine_vs_others": lambda b: _vs_others(b[..., 0]),
-    "maxsim_description_vs_others": lambda b: _vs_others(b[..., 1]),
-    "cosine_vs_mean": lambda b: b[..., 0] - b[..., 0].mean(axis=-1, keepdims=True),
-    "maxsim_description_vs_mean": lambda b: b[..., 1] - b[..., 1].mean(axis=-1, keepdims=True),
-    "several_labels": lambda b: np.full(b.shape[:-1], float(b.shape[-2] > 1)),
-    "log_labels": lambda b: np.full(b.shape[:-1], math.log(b.shape[-2])),
-}
 
 
 class ClassifierParams(BaseModel):
-    """The fitted single-text model, as stored in ``classifier.json``."""
+    """The fitted single-text models, as stored in ``classifier.json``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: str = Field(pattern="^ctxcompress-classifier$")
-    version: int = Field(ge=1, le=1)
-    features: tuple[str, ...]
-    weights: tuple[float, ...]
-    bias: float
+    version: int = Field(ge=2, le=2)
+    labels: LinearModel
+    pairs: LinearModel
+    background_labels: tuple[str, ...] = Field(min_length=1)
     # Term weight of a token: max(zipf_cap - zipf, weight_floor), zipf from the background.
     zipf_cap: float = Field(gt=0)
     weight_floor: float = Field(ge=0)
@@ -108,13 +139,8 @@ class ClassifierParams(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ClassifierParams:
-        unknown = [f for f in self.features if f not in CLASSIFIER_FEATURES]
-        if unknown:
-            raise ValueError(f"unknown features {unknown}; known: {sorted(CLASSIFIER_FEATURES)}")
-        if len(self.weights) != len(self.features):
-            raise ValueError("one weight per feature")
-        if not all(math.isfinite(w) for w in (*self.weights, self.bias)):
-            raise ValueError("weights must be finite")
+        self.labels.check(LABEL_INPUTS, "labels")
+        self.pairs.check(BASE_INPUTS, "pairs")
         return self
 
 
@@ -205,6 +231,16 @@ def base_inputs(
     """(texts × descriptions × :data:`BASE_INPUTS`) for every text against every
     description. Texts are read whole (overlapping windows); a description is read up to
     the model's window, as a query is."""
+    return _base_and_lengths(encoder, texts, descriptions, zipf_cap, weight_floor)[0]
+
+
+def _base_and_lengths(
+    encoder: BiEncoder,
+    texts: Sequence[str],
+    descriptions: Sequence[str],
+    zipf_cap: float,
+    weight_floor: float,
+) -> tuple[Array, Array, Array]:
     unique = list(dict.fromkeys(descriptions))
     left = _sides(encoder, texts, True, zipf_cap, weight_floor)
     right = _sides(encoder, unique, False, zipf_cap, weight_floor)
@@ -213,6 +249,36 @@ def base_inputs(
     for ti, text in enumerate(left):
         for di, description in enumerate(descriptions):
             out[ti, di] = _pair(text, right[where[description]])
+    text_lengths = np.asarray([math.log1p(len(t.ids)) for t in left], dtype=np.float64)
+    description_lengths = np.asarray(
+        [math.log1p(len(right[where[d]].ids)) for d in descriptions], dtype=np.float64
+    )
+    return out, text_lengths, description_lengths
+
+
+def label_inputs(
+    encoder: BiEncoder,
+    texts: Sequence[str],
+    descriptions: Sequence[str],
+    *,
+    background: Sequence[str],
+    zipf_cap: float,
+    weight_floor: float,
+) -> Array:
+    """(texts × descriptions × :data:`LABEL_INPUTS`). Each row depends on its text, its
+    description and the fixed ``background`` descriptions only: adding or removing other
+    labels leaves it as it is."""
+    n = len(descriptions)
+    base, text_len, description_len = _base_and_lengths(
+        encoder, texts, [*descriptions, *background], zipf_cap, weight_floor
+    )
+    labels, yardstick = base[:, :n], base[:, n:].max(axis=1)  # texts × BASE_INPUTS
+    out = np.zeros((len(texts), n, len(LABEL_INPUTS)), dtype=np.float64)
+    out[..., : len(BASE_INPUTS)] = labels
+    out[..., 5] = labels[..., 0] - yardstick[:, None, 0]
+    out[..., 6] = labels[..., 1] - yardstick[:, None, 1]
+    out[..., 7] = description_len[None, :n]
+    out[..., 8] = text_len[:, None]
     return out
 
 
@@ -223,21 +289,16 @@ def pair_inputs(
     zipf_cap: float,
     weight_floor: float,
 ) -> Array:
-    """(pairs × 1 × :data:`BASE_INPUTS`): each text against its own reference (one label)."""
+    """(pairs × :data:`BASE_INPUTS`): each text against its own reference."""
     texts = list(dict.fromkeys(a for a, _ in pairs))
     references = list(dict.fromkeys(b for _, b in pairs))
     left = dict(zip(texts, _sides(encoder, texts, True, zipf_cap, weight_floor), strict=True))
     right = _sides(encoder, references, False, zipf_cap, weight_floor)
     right_of = dict(zip(references, right, strict=True))
-    out = np.zeros((len(pairs), 1, len(BASE_INPUTS)), dtype=np.float64)
+    out = np.zeros((len(pairs), len(BASE_INPUTS)), dtype=np.float64)
     for i, (a, b) in enumerate(pairs):
-        out[i, 0] = _pair(left[a], right_of[b])
+        out[i] = _pair(left[a], right_of[b])
     return out
-
-
-def classifier_features(names: Sequence[str], base: Array) -> Array:
-    """(texts × labels × features) from :func:`base_inputs`."""
-    return np.stack([CLASSIFIER_FEATURES[n](base) for n in names], axis=-1)
 
 
 class SingleTextClassifier:
@@ -248,36 +309,29 @@ class SingleTextClassifier:
     def __init__(self, encoder: BiEncoder, params: ClassifierParams | None = None) -> None:
         self.encoder = encoder
         self.params = params or load_classifier_params()
-        self._weights = np.asarray(self.params.weights, dtype=np.float64)
 
     def probabilities(self, texts: Sequence[str], descriptions: Sequence[str]) -> Array:
         """(texts × descriptions): the probability that each description applies to each
-        text, the descriptions being the labels of one call (their margins are features)."""
-        base = base_inputs(
+        text, each decided on its own (the other descriptions do not change it)."""
+        inputs = label_inputs(
             self.encoder,
             texts,
             descriptions,
+            background=self.params.background_labels,
             zipf_cap=self.params.zipf_cap,
             weight_floor=self.params.weight_floor,
         )
-        return self.probabilities_from(base)
+        return self.params.labels.probabilities(inputs, LABEL_INPUTS)
 
     def pair_probabilities(self, pairs: Sequence[tuple[str, str]]) -> Array:
-        """Per (text, reference) pair, the probability that the reference, as the one
-        label of its call, applies to the text (near-duplicates: that they say the same)."""
+        """Per (text, reference) pair, the probability that they say the same thing
+        (near-duplicates), from the pair model."""
         if not pairs:
             return np.zeros(0)
-        base = pair_inputs(
+        inputs = pair_inputs(
             self.encoder,
             pairs,
             zipf_cap=self.params.zipf_cap,
             weight_floor=self.params.weight_floor,
         )
-        out: Array = self.probabilities_from(base)[:, 0]
-        return out
-
-    def probabilities_from(self, base: Array) -> Array:
-        x = classifier_features(self.params.features, base)
-        logits = np.clip(x @ self._weights + self.params.bias, -50.0, 50.0)
-        out: Array = 1.0 / (1.0 + np.exp(-logits))
-        return out
+        return self.params.pairs.probabilities(inputs, BASE_INPUTS)
