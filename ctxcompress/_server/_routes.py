@@ -72,7 +72,7 @@ class StatusRoute:
 class RerankWire(Renderer, Protocol):
     def parse(self, body: bytes) -> Any: ...
     def query_and_documents(self, req: Any) -> tuple[str, list[str]]: ...
-    def answer(self, req: Any, scores: list[float]) -> bytes: ...
+    def answer(self, req: Any, scores: list[float], elapsed: float = 0.0) -> bytes: ...
     def bad_request(self, message: str) -> ApiError: ...
 
 
@@ -190,6 +190,7 @@ class Routes:
         return ApiError(502, "scorer_failed", f"scorer {name} failed: {reason}")
 
     async def rerank(self, request: Request, wire: RerankWire) -> Response:
+        started = time.monotonic()
         self._check_ready()
         req = wire.parse(await self._body(request))
         query, documents = wire.query_and_documents(req)
@@ -210,7 +211,7 @@ class Routes:
         (outcome,) = await self._score_each([criterion], documents, wire)
         if isinstance(outcome, BaseException):
             raise self._scoring_error(outcome, wire)
-        return json_response(wire.answer(req, outcome))
+        return json_response(wire.answer(req, outcome, time.monotonic() - started))
 
     async def compress(self, request: Request) -> Response:
         self._check_ready()

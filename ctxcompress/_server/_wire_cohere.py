@@ -63,7 +63,7 @@ class CohereWire(Wire[CohereRequest]):
     def query_and_documents(self, req: CohereRequest) -> tuple[str, list[str]]:
         return req.query, req.documents
 
-    def answer(self, req: CohereRequest, scores: Sequence[float]) -> bytes:
+    def answer(self, req: CohereRequest, scores: Sequence[float], elapsed: float = 0.0) -> bytes:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])[: req.top_n]
         return (
             CohereResponse(

@@ -68,7 +68,7 @@ class TEIWire(Wire[TEIRequest]):
     def query_and_documents(self, req: TEIRequest) -> tuple[str, list[str]]:
         return req.query, req.texts
 
-    def answer(self, req: TEIRequest, scores: Sequence[float]) -> bytes:
+    def answer(self, req: TEIRequest, scores: Sequence[float], elapsed: float = 0.0) -> bytes:
         values = [_logit(s) for s in scores] if req.raw_scores else list(scores)
         order = sorted(range(len(values)), key=lambda i: -values[i])
         ranks = [

@@ -34,8 +34,13 @@ class ZeroEntropyResult(BaseModel):
 
 
 class ZeroEntropyResponse(BaseModel):
+    # Every field the SDK's ModelRerankResponse requires.
+    actual_latency_mode: Literal["fast", "slow"]
+    e2e_latency: float
+    inference_latency: float
     results: list[ZeroEntropyResult]
     total_bytes: int
+    total_tokens: int
 
 
 class ZeroEntropyWire(Wire[ZeroEntropyRequest]):
@@ -46,15 +51,23 @@ class ZeroEntropyWire(Wire[ZeroEntropyRequest]):
     def query_and_documents(self, req: ZeroEntropyRequest) -> tuple[str, list[str]]:
         return req.query, req.documents
 
-    def answer(self, req: ZeroEntropyRequest, scores: Sequence[float]) -> bytes:
+    def answer(
+        self, req: ZeroEntropyRequest, scores: Sequence[float], elapsed: float = 0.0
+    ) -> bytes:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])[: req.top_n]
         # ZeroEntropy bills bytes as sum(150 + len(query) + len(document)), in UTF-8.
         query_bytes = len(req.query.encode())
         total = sum(150 + query_bytes + len(d.encode()) for d in req.documents)
         return (
             ZeroEntropyResponse(
+                # One local mode; the time is the whole request's (queue and scoring: the
+                # server does not time inference apart); tokens estimated as bytes / 4.
+                actual_latency_mode=req.latency or "fast",
+                e2e_latency=elapsed,
+                inference_latency=elapsed,
                 results=[ZeroEntropyResult(index=i, relevance_score=scores[i]) for i in order],
                 total_bytes=total,
+                total_tokens=total // 4,
             )
             .model_dump_json()
             .encode()
