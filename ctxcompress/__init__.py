@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from . import _exceptions
 from ._cache import Cache, CacheStats, MemoryCache, SQLiteCache
 from ._calibration import Calibrator, fit_calibrator, load_calibrator
 from ._chunking import chunk_text, load_document, split_pages
@@ -29,32 +30,7 @@ from ._classification import (
     screen,
 )
 from ._compressor import Compressor, OnError, select_relevant_pages
-from ._exceptions import (
-    CtxCompressError,
-    DefaultModelUnavailableError,
-    DefaultScorerFallbackWarning,
-    ExecutionProviderError,
-    InvalidInputError,
-    InvalidPolicyError,
-    MissingDependencyError,
-    ModelFileError,
-    OnnxRuntimeConflictWarning,
-    ProviderFallbackWarning,
-    RemoteAuthError,
-    RemoteError,
-    RemoteRateLimitError,
-    RemoteRequestError,
-    RemoteResponseError,
-    RemoteServerError,
-    RemoteTimeoutError,
-    RemoteTruncationWarning,
-    ScorerOutputError,
-    ScoringError,
-    SinglePageWarning,
-    TokenizerUnavailableError,
-    UnknownScorerError,
-    UnsupportedModelError,
-)
+from ._exceptions import *  # noqa: F403 (every exception and warning is public: see below)
 from ._passages import Passage, split_passages
 from ._policies import (
     DEFAULT_POLICY,
@@ -136,24 +112,15 @@ __all__ = [
     "Criterion",
     "CriterionLike",
     "CrossEncoderScorer",
-    "CtxCompressError",
     "DecoderRerankerScorer",
-    "DefaultModelUnavailableError",
     "DefaultScorer",
-    "DefaultScorerFallbackWarning",
     "DuplicatePair",
-    "ExecutionProviderError",
     "HFTokenCounter",
     "Hybrid",
-    "InvalidInputError",
-    "InvalidPolicyError",
     "LabelDecision",
     "MemoryCache",
-    "MissingDependencyError",
     "Model",
-    "ModelFileError",
     "OnError",
-    "OnnxRuntimeConflictWarning",
     "Order",
     "Page",
     "PageDecision",
@@ -164,35 +131,20 @@ __all__ = [
     "PassagePruner",
     "Policy",
     "Provider",
-    "ProviderFallbackWarning",
-    "RemoteAuthError",
-    "RemoteError",
-    "RemoteRateLimitError",
-    "RemoteRequestError",
-    "RemoteResponseError",
     "RemoteScorer",
-    "RemoteServerError",
-    "RemoteTimeoutError",
-    "RemoteTruncationWarning",
     "Routing",
     "SQLiteCache",
     "ScoredPage",
     "Scorer",
-    "ScorerOutputError",
     "Scores",
-    "ScoringError",
     "Screening",
     "Selection",
-    "SinglePageWarning",
     "Threshold",
     "TiktokenCounter",
     "TokenBudget",
     "TokenCounter",
-    "TokenizerUnavailableError",
     "TopK",
     "UnionSelection",
-    "UnknownScorerError",
-    "UnsupportedModelError",
     "WhitespaceTokenCounter",
     "__version__",
     "build_policy",
@@ -215,6 +167,8 @@ __all__ = [
     "split_pages",
     "split_passages",
 ]
+# Every exception and warning class is public; _exceptions.__all__ is their one list.
+__all__ += _exceptions.__all__
 
 # Public objects report the package, not the private module, as their home.
 for _name in __all__:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ._chunking import split_pages
 from ._exceptions import CtxCompressError, InvalidInputError, InvalidPolicyError, ScoringError
@@ -141,6 +141,8 @@ class Compressor:
         criteria: CriterionLike | Sequence[CriterionLike],
     ) -> CompressionResult:
         """Score every page against every criterion and apply the policy."""
+        # Sync/async twin of acompress (the httpx pattern): the schedule is shared in _Job;
+        # only the call to the scorer differs, and Python cannot await in a sync loop.
         job = self._job(document, criteria)
         steps = job.steps()
         try:
@@ -162,6 +164,7 @@ class Compressor:
         criteria: CriterionLike | Sequence[CriterionLike],
     ) -> CompressionResult:
         """The async twin of :meth:`compress`; uses the scorer's native async path if any."""
+        # Sync/async twin of compress: the same loop, the scorer's answer awaited.
         job = self._job(document, criteria)
         steps = job.steps()
         try:
@@ -515,27 +518,36 @@ def _as_document(document: str | Sequence[PageLike]) -> list[Page]:
 
 
 def _resolve_scorer(scorer: Scorer | str | None) -> Scorer:
-    if scorer is None:
-        return shared_default_scorer()
-    if isinstance(scorer, str):
-        return load_scorer(scorer)
-    if not isinstance(scorer, Scorer):
-        raise InvalidInputError(
-            f"scorer must be a Scorer or a spec string, got {type(scorer).__name__}"
-        )
-    return scorer
+    return _resolve(scorer, Scorer, "scorer", shared_default_scorer, load_scorer)
 
 
 def _resolve_counter(counter: TokenCounter | str | None) -> TokenCounter:
-    if counter is None:
-        return default_token_counter()
-    if isinstance(counter, str):
-        return load_token_counter(counter)
-    if not isinstance(counter, TokenCounter):
+    return _resolve(
+        counter, TokenCounter, "token_counter", default_token_counter, load_token_counter
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _resolve(
+    value: _T | str | None,
+    protocol: type,
+    what: str,
+    default: Callable[[], _T],
+    load: Callable[[str], _T],
+) -> _T:
+    """``value`` itself, the shared default for None, or what a spec string names; anything
+    else is refused with an error naming the argument."""
+    if value is None:
+        return default()
+    if isinstance(value, str):
+        return load(value)
+    if not isinstance(value, protocol):
         raise InvalidInputError(
-            f"token_counter must be a TokenCounter or a spec string, got {type(counter).__name__}"
+            f"{what} must be a {protocol.__name__} or a spec string, got {type(value).__name__}"
         )
-    return counter
+    return value
 
 
 def select_relevant_pages(

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import InvalidInputError, build_policy, load_token_counter
+from .. import InvalidInputError, load_token_counter
 from .._batch._inputs import (
     CriteriaPlan,
     DocumentIndex,
@@ -26,14 +26,9 @@ from .._batch._inputs import (
 from .._batch._local import run_local
 from .._batch._output import OutputDir
 from .._batch._work import DocumentWorker, RunStats, onnx_tuning
+from .._exceptions import UsageError
 from .._version import __version__
-from ._common import (
-    ProgressBar,
-    UsageError,
-    add_policy_options,
-    add_scorer_option,
-    scorer_from_args,
-)
+from ._common import ProgressBar, add_compression_options, policy_from_args, scorer_from_args
 
 __all__ = ["add_parser"]
 
@@ -65,22 +60,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="ADDR",
         help="Ray cluster to join (auto, ray://head:10001); default: start a local Ray",
     )
-    add_scorer_option(p)
-    add_policy_options(p)
-    p.add_argument(
-        "--union-max-tokens", type=int, help="token budget for each document's whole context"
-    )
-    p.add_argument(
-        "--tokenizer",
-        default="tiktoken",
-        metavar="SPEC",
-        help="tiktoken[:<encoding>], tiktoken-model:<model>, hf:<tokenizer.json>, whitespace",
-    )
-    p.add_argument(
-        "--on-error",
-        choices=["raise", "keep"],
-        default="raise",
-        help="a document whose scoring failed: its rows carry the error and keep no page "
+    add_compression_options(
+        p,
+        union="token budget for each document's whole context",
+        on_error="a document whose scoring failed: its rows carry the error and keep no page "
         "(raise, exit code 1) or every page (keep)",
     )
     p.add_argument("--actors", type=int, help="ray: actors (default: all CPUs but one, or GPUs)")
@@ -124,12 +107,7 @@ def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _check_flags(args)
     try:
-        policy = build_policy(
-            threshold=args.threshold,
-            top_k=args.top_k,
-            max_tokens=args.max_tokens,
-            min_keep=args.min_keep,
-        )
+        policy = policy_from_args(args)
         counter = load_token_counter(args.tokenizer)
         # The Compressor validates the budget; fail here, before the job starts.
         if args.union_max_tokens is not None and args.union_max_tokens < 1:

@@ -83,25 +83,13 @@ def _items(args: argparse.Namespace) -> list[Any]:
 
 
 def _plot(report: dict[str, Any], name: str, path: str) -> None:
-    from .._evaluation._plots import _pyplot
+    from .._evaluation._plots import _pyplot, reliability_frame, reliability_line
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     rows = [r for r in report["reliability"] if r["n"]]
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.plot(
-        [r["mean_predicted"] for r in rows],
-        [r["observed_rate"] for r in rows],
-        marker="o",
-        label=f"{name} (ECE {_num(report['ece'])})",
-    )
-    ax.set(
-        xlabel="predicted probability",
-        ylabel="observed rate of labels that apply",
-        title="Reliability",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
+    reliability_line(ax, rows, f"{name} (ECE {_num(report['ece'])})")
+    reliability_frame(ax, "labels that apply")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from .._cache import SQLiteCache
 from .._chunking import decode_text, read_file_bytes
 from .._exceptions import InvalidInputError, ModelFileError, UsageError
+from .._policies import Policy, build_policy
 from .._scorers._base import BaseScorer
 from .._scorers._cached import CachedScorer
 from .._scorers._registry import load_scorer
@@ -20,8 +21,10 @@ from .._types import Criterion
 __all__ = [
     "ProgressBar",
     "UsageError",
+    "add_compression_options",
     "add_policy_options",
     "add_scorer_option",
+    "policy_from_args",
     "read_criteria_file",
     "read_pages_file",
     "read_text_arg",
@@ -94,6 +97,30 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="keep at least this many pages even below the threshold (default 1)",
     )
+
+
+def policy_from_args(args: argparse.Namespace) -> Policy:
+    """The policy asked for by the flags of :func:`add_policy_options`."""
+    return build_policy(
+        threshold=args.threshold,
+        top_k=args.top_k,
+        max_tokens=args.max_tokens,
+        min_keep=args.min_keep,
+    )
+
+
+TOKENIZER_SPECS = "tiktoken[:<encoding>], tiktoken-model:<model>, hf:<tokenizer.json>, whitespace"
+
+
+def add_compression_options(parser: argparse.ArgumentParser, *, union: str, on_error: str) -> None:
+    """What a command that runs the compressor takes: the scorer, the policy knobs, the
+    whole-document budget, the tokenizer and what a failed criterion does; ``union`` and
+    ``on_error`` are the help of those two, which the commands word for their output."""
+    add_scorer_option(parser)
+    add_policy_options(parser)
+    parser.add_argument("--union-max-tokens", type=int, help=union)
+    parser.add_argument("--tokenizer", default="tiktoken", metavar="SPEC", help=TOKENIZER_SPECS)
+    parser.add_argument("--on-error", choices=["raise", "keep"], default="raise", help=on_error)
 
 
 def scorer_from_args(args: argparse.Namespace, **tuning: object) -> BaseScorer:

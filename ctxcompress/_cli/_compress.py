@@ -8,15 +8,13 @@ from dataclasses import replace
 
 from .._chunking import chunk_text, load_document, split_pages
 from .._compressor import Compressor
-from .._exceptions import InvalidInputError
-from .._policies import Policy, build_policy
+from .._exceptions import InvalidInputError, UsageError
 from .._tokens import load_token_counter
 from .._types import CompressionResult, Criterion, Page
 from ._common import (
     ProgressBar,
-    UsageError,
-    add_policy_options,
-    add_scorer_option,
+    add_compression_options,
+    policy_from_args,
     read_criteria_file,
     read_text_arg,
     scorer_from_args,
@@ -36,10 +34,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--criterion", action="append", default=[], metavar="TEXT", help="repeatable")
     p.add_argument("--criteria", metavar="FILE", help="JSONL / JSON list / one criterion per line")
     p.add_argument("--instruction", help="per-call instruction passed to scorers that accept one")
-    add_scorer_option(p)
-    add_policy_options(p)
-    p.add_argument(
-        "--union-max-tokens", type=int, help="token budget for the whole-document context"
+    add_compression_options(
+        p,
+        union="token budget for the whole-document context",
+        on_error="keep: a criterion whose scoring failed keeps every page (fail open)",
     )
     p.add_argument(
         "--prune",
@@ -49,32 +47,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--order", choices=["document", "score"], default="document")
     p.add_argument("--format", choices=["json", "markdown", "text"], default="markdown")
     p.add_argument(
-        "--tokenizer",
-        default="tiktoken",
-        metavar="SPEC",
-        help="tiktoken[:<encoding>], tiktoken-model:<model>, hf:<tokenizer.json>, whitespace",
-    )
-    p.add_argument(
         "--chunk-size", type=int, help="cut into chunks of this many characters instead of pages"
     )
     p.add_argument("--overlap", type=int, default=0, help="characters of overlap between chunks")
-    p.add_argument(
-        "--on-error",
-        choices=["raise", "keep"],
-        default="raise",
-        help="keep: a criterion whose scoring failed keeps every page (fail open)",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=run)
-
-
-def _policy(args: argparse.Namespace) -> Policy:
-    return build_policy(
-        threshold=args.threshold,
-        top_k=args.top_k,
-        max_tokens=args.max_tokens,
-        min_keep=args.min_keep,
-    )
 
 
 def _criteria(args: argparse.Namespace) -> list[Criterion]:
@@ -103,7 +80,7 @@ def _pages(args: argparse.Namespace) -> list[Page]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        policy = _policy(args)
+        policy = policy_from_args(args)
         if args.union_max_tokens is not None and args.union_max_tokens < 1:
             raise InvalidInputError(f"--union-max-tokens must be >= 1, got {args.union_max_tokens}")
         if args.chunk_size is not None and args.chunk_size < 1:

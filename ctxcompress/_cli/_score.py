@@ -7,16 +7,10 @@ import json
 
 from .._calibration import load_calibrator
 from .._classification import classify
-from .._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError, UsageError
 from .._scorers._calibrated import CalibratedScorer
 from .._types import Criterion
-from ._common import (
-    UsageError,
-    add_scorer_option,
-    read_pages_file,
-    read_text_arg,
-    scorer_from_args,
-)
+from ._common import add_scorer_option, read_pages_file, read_text_arg, scorer_from_args
 
 __all__ = ["add_parsers"]
 

@@ -28,6 +28,30 @@ def _pyplot() -> Any:
     return plt
 
 
+def reliability_line(ax: Any, table: Sequence[Mapping[str, Any]], label: str) -> None:
+    """One run's line of a reliability diagram: the observed rate against the mean
+    predicted probability, per bin of ``table`` (rows of ``reliability_table``)."""
+    ax.plot(
+        [r["mean_predicted"] for r in table],
+        [r["observed_rate"] for r in table],
+        marker="o",
+        label=label,
+    )
+
+
+def reliability_frame(ax: Any, counted: str) -> None:
+    """A reliability diagram's diagonal (perfect calibration) and axes; ``counted`` names
+    what the observed rate counts."""
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    _frame(ax, "predicted probability", f"observed rate of {counted}")
+    ax.set_title("Reliability")
+
+
+def _frame(ax: Any, xlabel: str, ylabel: str, *, ymax: float = 1.0) -> None:
+    # Shares and probabilities: both axes run from 0 to 1 (a little above, for a curve at 1).
+    ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, 1), ylim=(0, ymax))
+
+
 def recall_curve(
     items: Sequence[m.ScoredCriterion], max_k: int = 60
 ) -> tuple[list[float], list[float]]:
@@ -51,28 +75,11 @@ def plot_report(
         xs, ys = recall_curve(items, max_k)
         left.plot([0.0, *xs], [0.0, *ys], marker=".", label=name)
         table = [row for row in m.reliability_table(items) if row["n"]]
-        right.plot(
-            [r["mean_predicted"] for r in table],
-            [r["observed_rate"] for r in table],
-            marker="o",
-            label=f"{name} (ECE {m.ece(items):.3f})",
-        )
+        reliability_line(right, table, f"{name} (ECE {m.ece(items):.3f})")
     left.axhline(0.9, color="grey", lw=0.8, ls="--")
-    left.set(
-        xlabel="share of characters sent",
-        ylabel="share of evidence pages kept",
-        title="Recall vs characters kept (K = 1, 2, ...)",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
-    right.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    right.set(
-        xlabel="predicted probability",
-        ylabel="observed rate of relevant pages",
-        title="Reliability",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
+    _frame(left, "share of characters sent", "share of evidence pages kept", ymax=1.02)
+    left.set_title("Recall vs characters kept (K = 1, 2, ...)")
+    reliability_frame(right, "relevant pages")
     left.legend(loc="lower right", fontsize=8)
     right.legend(loc="upper left", fontsize=8)
     if title:

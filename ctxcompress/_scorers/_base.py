@@ -43,6 +43,7 @@ __all__ = [
     "as_criterion",
     "as_pages",
     "ascores_of",
+    "check_scorer",
     "fingerprint_of",
     "is_pointwise",
     "query_text",
@@ -287,6 +288,13 @@ class BaseScorer:
 def is_pointwise(scorer: object) -> bool:
     """Whether ``scorer`` says a page's score depends only on that page (default: no)."""
     return bool(getattr(scorer, "pointwise", False))
+
+
+def check_scorer(value: object, what: str) -> None:
+    """Refuse what is not a scorer (sync or async); ``what`` starts the error's sentence.
+    Wrappers check with this, so any object with the protocol's methods is accepted."""
+    if not isinstance(value, Scorer | AsyncScorer):
+        raise InvalidInputError(f"{what} (score, score_batch and name), got {type(value).__name__}")
 
 
 def fingerprint_of(scorer: object) -> str:

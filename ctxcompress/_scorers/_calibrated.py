@@ -7,16 +7,8 @@ from collections.abc import Sequence
 from .._calibration import Calibrator
 from .._exceptions import InvalidInputError
 from .._types import Criterion, Page
-from ._base import (
-    AsyncScorer,
-    BaseScorer,
-    Scorer,
-    Scores,
-    ascores_of,
-    fingerprint_of,
-    is_pointwise,
-    scores_of,
-)
+from . import _base
+from ._base import BaseScorer, Scorer, Scores
 
 __all__ = ["CalibratedScorer"]
 
@@ -30,11 +22,7 @@ class CalibratedScorer(BaseScorer):
     """
 
     def __init__(self, scorer: Scorer, calibrator: Calibrator) -> None:
-        if not isinstance(scorer, Scorer | AsyncScorer):
-            raise InvalidInputError(
-                f"CalibratedScorer wraps a scorer (score, score_batch and name), "
-                f"got {type(scorer).__name__}"
-            )
+        _base.check_scorer(scorer, "CalibratedScorer wraps a scorer")
         if calibrator.scorer_id != scorer.name:
             raise InvalidInputError(
                 f"calibrator was fitted for scorer {calibrator.scorer_id!r}, not {scorer.name!r}; "
@@ -43,17 +31,17 @@ class CalibratedScorer(BaseScorer):
         self.inner = scorer
         self.calibrator = calibrator
         self.name = f"{scorer.name}+{calibrator.method}"
-        self.pointwise = is_pointwise(scorer)
+        self.pointwise = _base.is_pointwise(scorer)
 
     @property
     def fingerprint(self) -> str:
-        return f"{fingerprint_of(self.inner)}+{self.calibrator.method}:{self.calibrator.to_json()}"
+        return f"{_base.fingerprint_of(self.inner)}+{self.calibrator.method}:{self.calibrator.to_json()}"
 
     def _calibrated(self, raw: Scores) -> Scores:
         return Scores.of([self.calibrator(list(row)) for row in raw.rows], raw.notes)
 
     def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
-        return self._calibrated(scores_of(self.inner, criteria, pages))
+        return self._calibrated(_base.scores_of(self.inner, criteria, pages))
 
     async def _ascore(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
-        return self._calibrated(await ascores_of(self.inner, criteria, pages))
+        return self._calibrated(await _base.ascores_of(self.inner, criteria, pages))

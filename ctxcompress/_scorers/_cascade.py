@@ -24,12 +24,12 @@ import anyio
 from .._exceptions import InvalidInputError
 from .._types import Criterion, Page
 from ._base import (
-    AsyncScorer,
     BaseScorer,
     PageNote,
     Scorer,
     Scores,
     ascores_of,
+    check_scorer,
     fingerprint_of,
     is_pointwise,
     scores_of,
@@ -56,11 +56,7 @@ class Cascade(BaseScorer):
         concurrency: int = 1,
     ) -> None:
         for label, stage in (("first", first), ("second", second)):
-            if not isinstance(stage, Scorer | AsyncScorer):
-                raise InvalidInputError(
-                    f"the {label} stage must be a scorer (score, score_batch and name), "
-                    f"got {type(stage).__name__}"
-                )
+            check_scorer(stage, f"the {label} stage must be a scorer")
         if keep is None and keep_threshold is None:
             raise InvalidInputError("give keep=N, keep_threshold=p, or both")
         if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -27,7 +27,11 @@ from ._description import DESCRIPTION_FILE, ModelDescription
 from ._prune import prune_last_layer_to_first_token
 from ._quiet import quietly
 
+if TYPE_CHECKING:  # typing-only: keyword options spelled once for the three exporters
+    from typing_extensions import Unpack
+
 __all__ = [
+    "ExportOptions",
     "ExportReport",
     "export_bi_encoder",
     "export_cross_encoder",
@@ -52,37 +56,56 @@ class ExportReport:
     files: tuple[str, ...]
 
 
-def _require() -> tuple[Any, Any]:
+class ExportOptions(TypedDict, total=False):
+    """The options every exporter takes: int8/fp16 copies beside the fp32 graph, the
+    token limit (default: the model's, at most 512, 1024 for decoders), the largest
+    difference from PyTorch's outputs accepted, and the ONNX opset."""
+
+    int8: bool
+    fp16: bool
+    max_length: int | None
+    tolerance: float
+    opset: int
+
+
+@dataclass(frozen=True)
+class _Settings:
+    int8: bool = False
+    fp16: bool = False
+    max_length: int | None = None
+    tolerance: float = 1e-4
+    opset: int = 17
+
+
+def _describe(model: Any, source: object, **fields: Any) -> ModelDescription:
+    """The model directory's description, with the licence and source every kind records."""
+    return ModelDescription(
+        license=getattr(model.config, "license", None), source=str(source), **fields
+    )
+
+
+def _require() -> Any:
+    """torch (typed Any: the exporters' wrappers subclass its Module), once transformers is
+    known to be there too."""
     try:
         import torch
-        import transformers
+        import transformers  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(exc.name or "torch", "export", "ctxcompress export") from exc
-    return torch, transformers
+    return torch
 
 
 @quietly
 def export_cross_encoder(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    *,
-    int8: bool = False,
-    fp16: bool = False,
-    max_length: int | None = None,
-    tolerance: float = 1e-4,
-    opset: int = 17,
+    **options: Unpack[ExportOptions],
 ) -> ExportReport:
     """Export ``source`` to ``out_dir``; raises if the ONNX logits differ by more than
     ``tolerance`` from PyTorch's on the sample pairs (nothing is written then)."""
-    torch, transformers = _require()
-    out = _empty_target(out_dir)
-    tokenizer, model = _load(
-        transformers.AutoModelForSequenceClassification,
-        source,
-        "a sequence-classification model",
-        attn_implementation="eager",  # SDPA's traced graph cannot be fused
-    )
-    limit = _limit(model, max_length)
+    settings, out = _start(out_dir, options)
+    tokenizer, model = _load("cross-encoder", source)
+    limit = _limit(model, settings.max_length)
 
     def encode(pairs: list[tuple[str, str]]) -> Any:
         return tokenizer(
@@ -95,40 +118,22 @@ def export_cross_encoder(
         )
 
     n_labels = int(model.config.num_labels)
-    description = ModelDescription(
+    description = _describe(
+        model,
+        source,
         kind="cross-encoder",
         activation="softmax" if n_labels == 2 else "sigmoid",
         max_length=limit,
-        license=getattr(model.config, "license", None),
-        source=str(source),
     )
-    return _export(
-        model,
-        tokenizer,
-        encode,
-        SAMPLE_PAIRS,
-        "logits",
-        description,
-        out,
-        torch,
-        int8=int8,
-        fp16=fp16,
-        tolerance=tolerance,
-        opset=opset,
-        fuse=_fusable(model.config),
-    )
+    fuse = _fusable(model.config)
+    return _export(model, tokenizer, encode, description, out, settings, fuse=fuse)
 
 
 @quietly
 def export_bi_encoder(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    *,
-    int8: bool = False,
-    fp16: bool = False,
-    max_length: int | None = None,
-    tolerance: float = 1e-4,
-    opset: int = 17,
+    **options: Unpack[ExportOptions],
 ) -> ExportReport:
     """Export a sentence-embedding model (mean pooling, L2-normalised) to ``out_dir``;
     raises if the ONNX embeddings differ by more than ``tolerance`` from PyTorch's.
@@ -136,10 +141,10 @@ def export_bi_encoder(
     The graph's first output, ``embeddings``, is the pooled embedding; the second,
     ``token_embeddings``, the last hidden state (batch × sequence × dim, not normalised),
     which the default scorer's token-level (MaxSim) feature reads."""
-    torch, transformers = _require()
-    out = _empty_target(out_dir)
-    tokenizer, encoder = _load(transformers.AutoModel, source, "an encoder model")
-    limit = _limit(encoder, max_length)
+    settings, out = _start(out_dir, options)
+    torch = _require()
+    tokenizer, encoder = _load("bi-encoder", source)
+    limit = _limit(encoder, settings.max_length)
 
     class MeanPooled(torch.nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
@@ -157,13 +162,7 @@ def export_bi_encoder(
             texts, return_tensors="pt", padding=True, truncation=True, max_length=limit
         )
 
-    description = ModelDescription(
-        kind="bi-encoder",
-        activation="none",
-        max_length=limit,
-        license=getattr(encoder.config, "license", None),
-        source=str(source),
-    )
+    description = _describe(encoder, source, kind="bi-encoder", activation="none", max_length=limit)
     samples = [t for pair in SAMPLE_PAIRS for t in pair]
     # Not fused (unlike cross-encoders): the default scorer's fusion weights were fitted on
     # embeddings from the unfused graph; fusing changes them in the 6th decimal and the
@@ -172,15 +171,11 @@ def export_bi_encoder(
         MeanPooled().eval(),
         tokenizer,
         encode,
-        samples,
-        ("embeddings", "token_embeddings"),
         description,
         out,
-        torch,
-        int8=int8,
-        fp16=fp16,
-        tolerance=tolerance,
-        opset=opset,
+        settings,
+        samples=samples,
+        output_names=("embeddings", "token_embeddings"),
     )
 
 
@@ -194,33 +189,28 @@ def export_decoder_reranker(
     yes_token: str = "yes",
     no_token: str | None = "no",
     logit_scale: float = 1.0,
-    int8: bool = False,
-    fp16: bool = False,
-    max_length: int | None = None,
-    tolerance: float = 1e-4,
-    opset: int = 17,
+    **options: Unpack[ExportOptions],
 ) -> ExportReport:
     """Export a causal LM used as a reranker (Qwen3-Reranker style by default): the graph
     returns the last position's logits for left-padded prompts."""
     from ._decoder import QWEN3_RERANKER_INSTRUCTION, QWEN3_RERANKER_TEMPLATE
 
-    torch, transformers = _require()
-    out = _empty_target(out_dir)
-    tokenizer, lm = _load(
-        transformers.AutoModelForCausalLM,
-        source,
-        "a causal language model",
-        attn_implementation="eager",
-    )
+    settings, out = _start(out_dir, options)
+    torch = _require()
+    tokenizer, lm = _load("decoder-reranker", source)
     for token in (yes_token, no_token):
         if token is not None and len(tokenizer(token, add_special_tokens=False).input_ids) != 1:
             raise InvalidInputError(
                 f"the scoring token {token!r} is not a single token in {source}'s tokenizer"
             )
-    limit = int(max_length or min(getattr(lm.config, "max_position_embeddings", 1024), 1024))
+    limit = int(
+        settings.max_length or min(getattr(lm.config, "max_position_embeddings", 1024), 1024)
+    )
     template = prompt_template or QWEN3_RERANKER_TEMPLATE
     instruction = default_instruction or (None if prompt_template else QWEN3_RERANKER_INSTRUCTION)
-    description = ModelDescription(
+    description = _describe(
+        lm,
+        source,
         kind="decoder-reranker",
         activation="softmax" if no_token else "sigmoid",
         max_length=limit,
@@ -229,8 +219,6 @@ def export_decoder_reranker(
         yes_token=yes_token,
         no_token=no_token,
         logit_scale=logit_scale,
-        license=getattr(lm.config, "license", None),
-        source=str(source),
     )
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
@@ -261,29 +249,41 @@ def export_decoder_reranker(
         ]
         return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
-    return _export(
-        LastPosition().eval(),
-        tokenizer,
-        encode,
-        SAMPLE_PAIRS,
-        "logits",
-        description,
-        out,
-        torch,
-        int8=int8,
-        fp16=fp16,
-        tolerance=tolerance,
-        opset=opset,
-    )
+    return _export(LastPosition().eval(), tokenizer, encode, description, out, settings)
 
 
-def _load(auto_class: Any, source: object, what: str, **options: Any) -> tuple[Any, Any]:
+def _start(out_dir: str | os.PathLike[str], options: ExportOptions) -> tuple[_Settings, Path]:
+    """The settings and the target, checked before any model is loaded."""
+    settings = _Settings(**options)  # an unknown keyword is a TypeError, as before
+    _require()
+    return settings, _empty_target(out_dir)
+
+
+# What each kind loads: the transformers auto class, what the error calls it, and the
+# loading options. Eager attention where the graph is fused: SDPA's traced graph cannot be.
+_LOADERS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "cross-encoder": (
+        "AutoModelForSequenceClassification",
+        "a sequence-classification model",
+        {"attn_implementation": "eager"},
+    ),
+    "bi-encoder": ("AutoModel", "an encoder model", {}),
+    "decoder-reranker": (
+        "AutoModelForCausalLM",
+        "a causal language model",
+        {"attn_implementation": "eager"},
+    ),
+}
+
+
+def _load(kind: str, source: object) -> tuple[Any, Any]:
     """The fast tokenizer and the model (in eval mode) of a save_pretrained directory."""
-    from transformers import AutoTokenizer
+    import transformers
 
+    auto_class, what, options = _LOADERS[kind]
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source))
-        model = auto_class.from_pretrained(str(source), **options).eval()
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(source))
+        model = getattr(transformers, auto_class).from_pretrained(str(source), **options).eval()
     except (OSError, ValueError) as exc:
         raise InvalidInputError(f"cannot load {what} from {source}: {exc}") from exc
     if not getattr(tokenizer, "is_fast", False):
@@ -314,18 +314,16 @@ def _export(
     model: Any,
     tokenizer: Any,
     encode: Callable[[Any], Any],
-    samples: list[Any],
-    output_names: str | tuple[str, ...],
     description: ModelDescription,
     out: Path,
-    torch: Any,
+    settings: _Settings,
     *,
-    int8: bool,
-    fp16: bool,
-    tolerance: float,
-    opset: int,
+    samples: list[Any] = SAMPLE_PAIRS,
+    output_names: str | tuple[str, ...] = "logits",
     fuse: tuple[int, int] | None = None,
 ) -> ExportReport:
+    torch = _require()
+
     enc = encode(samples[:2])
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
     outputs = (output_names,) if isinstance(output_names, str) else output_names
@@ -342,7 +340,7 @@ def _export(
             input_names=input_names,
             output_names=list(outputs),
             dynamic_axes=axes,
-            opset_version=opset,
+            opset_version=settings.opset,
             dynamo=False,
         )
         if fuse is not None:
@@ -356,11 +354,12 @@ def _export(
         )
         (staging / DESCRIPTION_FILE).write_text(description.model_dump_json(indent=2) + "\n")
         diff = _verify(model, encode(samples), staging / "model.onnx", input_names, torch)
-        if not diff <= tolerance:
+        if not diff <= settings.tolerance:
             raise CtxCompressError(
-                f"exported graph differs from PyTorch by {diff:.3g} (> {tolerance:g}); nothing written"
+                f"exported graph differs from PyTorch by {diff:.3g} (> {settings.tolerance:g}); "
+                "nothing written"
             )
-        if int8:
+        if settings.int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantize_dynamic(
@@ -371,7 +370,7 @@ def _export(
                 # Fused ops (Attention, SkipLayerNormalization) defeat shape inference.
                 extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
             )
-        if fp16:
+        if settings.fp16:
             _to_fp16(staging)
         out.mkdir(parents=True, exist_ok=True)
         files = []

@@ -21,6 +21,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,23 +169,19 @@ def fetch_snapshot(
     return snapshot
 
 
+@dataclass(frozen=True)
 class _Fetch:
     """One repository's download: which files, into which snapshot, checked how."""
 
-    def __init__(
-        self,
-        repo_id: str,
-        cache_dir: str | os.PathLike[str] | None,
-        precision: str | None,
-        file: str | None,
-        on_gpu: bool,
-    ) -> None:
-        self.repo_id = repo_id
-        self.cache_dir = cache_dir
-        self.precision = precision
-        self.file = file
-        self.on_gpu = on_gpu
-        self.spec = f"hub:{repo_id}"
+    repo_id: str
+    cache_dir: str | os.PathLike[str] | None
+    precision: str | None
+    file: str | None
+    on_gpu: bool
+
+    @property
+    def spec(self) -> str:
+        return f"hub:{self.repo_id}"
 
     def download(self, commit: str, listing: Sequence[str]) -> Path:
         snapshot = _storage(self.repo_id, self.cache_dir) / "snapshots" / commit

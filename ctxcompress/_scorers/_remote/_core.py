@@ -20,17 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
-from ..._exceptions import (
-    NotJSONError,
-    RemoteAuthError,
-    RemoteError,
-    RemoteRateLimitError,
-    RemoteRequestError,
-    RemoteResponseError,
-    RemoteServerError,
-    RemoteTimeoutError,
-    WireError,
-)
+from ... import _exceptions as errors
 from ._providers import Provider
 
 __all__ = [
@@ -140,7 +130,7 @@ class Outcome(Generic[T]):
     """What one attempt produced: a value (scores, a body), or an error that may be retried."""
 
     value: T | None = None
-    error: RemoteError | None = None
+    error: errors.RemoteError | None = None
     retryable: bool = False
     retry_after: float | None = None
     cause: BaseException | None = None
@@ -170,7 +160,7 @@ def outcome_of_response(
     if 200 <= status < 300:
         try:
             return Outcome(value=_scores(provider, request, content, transform))
-        except RemoteResponseError as exc:
+        except errors.RemoteResponseError as exc:
             return Outcome(error=_with_status(exc, status))
     return _failure(provider.name, status, headers, content, path)
 
@@ -204,7 +194,7 @@ def _failure(
     retry_after = parse_retry_after(headers)
     if status in (401, 403):
         return Outcome(
-            error=RemoteAuthError(
+            error=errors.RemoteAuthError(
                 f"{name}: HTTP {status}, the API key was refused{detail}",
                 provider=name,
                 status_code=status,
@@ -212,14 +202,14 @@ def _failure(
         )
     if status == 429:
         return Outcome(
-            error=RemoteRateLimitError(
+            error=errors.RemoteRateLimitError(
                 f"{name}: HTTP 429 rate limited{detail}", provider=name, status_code=status
             ),
             retryable=True,
             retry_after=retry_after,
         )
     if status in RETRYABLE_STATUSES:
-        cls = RemoteTimeoutError if status == 408 else RemoteServerError
+        cls = errors.RemoteTimeoutError if status == 408 else errors.RemoteServerError
         return Outcome(
             error=cls(f"{name}: HTTP {status}{detail}", provider=name, status_code=status),
             retryable=True,
@@ -227,14 +217,14 @@ def _failure(
         )
     if 400 <= status < 500:
         return Outcome(
-            error=RemoteRequestError(
+            error=errors.RemoteRequestError(
                 f"{name}: HTTP {status}, the API rejected the request{detail}",
                 provider=name,
                 status_code=status,
             )
         )
     return Outcome(
-        error=RemoteServerError(
+        error=errors.RemoteServerError(
             f"{name}: HTTP {status}{detail}", provider=name, status_code=status
         ),
         retryable=status >= 500,
@@ -242,9 +232,9 @@ def _failure(
 
 
 # Transport failures worth another try: what each is called in a message, and its error.
-_TRANSPORT_FAILURES: tuple[tuple[type[httpx.HTTPError], str, type[RemoteError]], ...] = (
-    (httpx.TimeoutException, "request timed out", RemoteTimeoutError),
-    (httpx.TransportError, "connection failed", RemoteServerError),
+_TRANSPORT_FAILURES: tuple[tuple[type[httpx.HTTPError], str, type[errors.RemoteError]], ...] = (
+    (httpx.TimeoutException, "request timed out", errors.RemoteTimeoutError),
+    (httpx.TransportError, "connection failed", errors.RemoteServerError),
 )
 
 
@@ -257,7 +247,7 @@ def outcome_of_exception(provider: Provider, exc: BaseException) -> Outcome[Any]
     name = provider.name
     if isinstance(exc, httpx.LocalProtocolError):
         return Outcome(
-            error=RemoteRequestError(
+            error=errors.RemoteRequestError(
                 f"{name}: the request could not be sent: a header name or value is not valid "
                 "HTTP (check the API key and headers=)",
                 provider=name,
@@ -273,7 +263,7 @@ def outcome_of_exception(provider: Provider, exc: BaseException) -> Outcome[Any]
     raise exc
 
 
-def _with_status(exc: RemoteResponseError, status: int) -> RemoteResponseError:
+def _with_status(exc: errors.RemoteResponseError, status: int) -> errors.RemoteResponseError:
     exc.status_code = status
     return exc
 
@@ -284,14 +274,16 @@ def _scores(
     name = provider.name
     n = len(request.documents)
 
-    def bad(what: str) -> RemoteResponseError:
-        return RemoteResponseError(f"{name}: bad response for {n} documents: {what}", provider=name)
+    def bad(what: str) -> errors.RemoteResponseError:
+        return errors.RemoteResponseError(
+            f"{name}: bad response for {n} documents: {what}", provider=name
+        )
 
     try:
         pairs = provider.parse(content)
-    except NotJSONError as exc:
+    except errors.NotJSONError as exc:
         raise bad(f"body is not JSON ({_excerpt(content)})") from exc
-    except WireError as exc:
+    except errors.WireError as exc:
         raise bad(str(exc)) from exc
     scores: list[float | None] = [None] * n
     for index, score in pairs:
@@ -441,14 +433,14 @@ class Retrier:
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - self.clock()
 
-    def _deadline_error(self) -> RemoteError:
+    def _deadline_error(self) -> errors.RemoteError:
         last = f"; last error: {self.last.error}" if self.last and self.last.error else ""
-        if self.last and isinstance(self.last.error, RemoteRateLimitError):
-            return RemoteRateLimitError(
+        if self.last and isinstance(self.last.error, errors.RemoteRateLimitError):
+            return errors.RemoteRateLimitError(
                 f"{self.provider}: still rate limited when the deadline ran out{last}",
                 provider=self.provider,
                 status_code=429,
             )
-        return RemoteTimeoutError(
+        return errors.RemoteTimeoutError(
             f"{self.provider}: the job deadline ran out{last}", provider=self.provider
         )

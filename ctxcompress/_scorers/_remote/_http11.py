@@ -218,6 +218,8 @@ class HTTP11Connection(_Connection, httpx.BaseTransport):
     _sock: socket.socket | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # Sync/async twin of AsyncHTTP11Connection.handle_async_request (the httpx pattern):
+        # blocking socket calls here, awaited stream calls there; the protocol is in _Exchange.
         timeouts = _timeouts(request)
         try:
             sock = self._ready(request, timeouts.get("connect"))
