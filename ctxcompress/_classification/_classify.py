@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .._compressor import _resolve_scorer
 from .._exceptions import InvalidInputError
 from .._policies import _check_threshold
 from .._scorers._base import Scorer
-from .._scorers._registry import load_scorer, shared_default_scorer
 from ._scores import label_probabilities
 
 __all__ = [
@@ -129,16 +129,9 @@ def _check_text(text: object, what: str = "text to classify") -> str:
 
 
 def resolve_scorer(scorer: Scorer | str | None) -> Scorer:
-    """A scorer object, a spec for :func:`load_scorer`, or None: the shared default."""
-    if scorer is None:
-        return shared_default_scorer()
-    if isinstance(scorer, str):
-        return load_scorer(scorer)
-    if not isinstance(scorer, Scorer):
-        raise InvalidInputError(
-            f"scorer must be a Scorer or a spec string, got {type(scorer).__name__}"
-        )
-    return scorer
+    """A scorer object, a spec for :func:`load_scorer`, or None: the shared default (the
+    compressor's own rule)."""
+    return _resolve_scorer(scorer)
 
 
 def _decide(

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._calibration import CalibrationMethod, Calibrator, fit_calibrator
+from .._evaluation._metrics import reliability_bins
 from .._exceptions import InvalidInputError
 from .._scorers._base import Scorer
 from ._scores import label_probabilities
@@ -146,21 +147,7 @@ def _auroc(scores: Array, labels: Array) -> float:
 
 
 def reliability(scores: Array, labels: Array, bins: int = 10) -> list[dict[str, float]]:
-    index = np.minimum((scores * bins).astype(int), bins - 1)
-    table = []
-    for b in range(bins):
-        mask = index == b
-        n = int(mask.sum())
-        table.append(
-            {
-                "bin_low": b / bins,
-                "bin_high": (b + 1) / bins,
-                "n": n,
-                "mean_predicted": float(scores[mask].mean()) if n else math.nan,
-                "observed_rate": float(labels[mask].mean()) if n else math.nan,
-            }
-        )
-    return table
+    return reliability_bins(scores, labels, bins)
 
 
 def _ece(table: list[dict[str, float]]) -> float:

@@ -144,7 +144,13 @@ def score_label_pairs(
 
 def reliability_table(items: Sequence[ScoredCriterion], bins: int = 10) -> list[dict[str, float]]:
     """Per equal-width probability bin: pairs, mean predicted probability, observed rate."""
-    scores, labels = score_label_pairs(items)
+    return reliability_bins(*score_label_pairs(items), bins=bins)
+
+
+def reliability_bins(
+    scores: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], bins: int = 10
+) -> list[dict[str, float]]:
+    """The reliability table of any probabilities and 0/1 labels (pages or classifications)."""
     index = np.minimum((scores * bins).astype(int), bins - 1)
     table = []
     for b in range(bins):
