@@ -341,3 +341,14 @@ def test_errors_survive_pickling() -> None:
         pickle.loads(pickle.dumps(RemoteAuthError("x", provider="p", status_code=403))).status_code
         == 403
     )
+
+
+def test_bad_scorer_options_are_typed_errors_naming_the_option() -> None:
+    from ctxcompress import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="k1"):
+        load_scorer("bm25", k1="1.2")
+    with pytest.raises(InvalidInputError, match="b must be"):
+        load_scorer("bm25", b=True)
+    with pytest.raises(InvalidInputError, match="providers must be"):
+        CrossEncoderScorer(CROSS_ENCODER, providers="gpu")  # type: ignore[arg-type]

@@ -161,6 +161,10 @@ def span_coverage(index: _Index, text: str, span: int = SPAN_TERMS) -> list[floa
     return out
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class BM25Scorer(BaseScorer):
     """Okapi BM25 over the document's pages, mapped to probabilities (see module doc).
 
@@ -168,9 +172,9 @@ class BM25Scorer(BaseScorer):
     """
 
     def __init__(self, *, k1: float = 1.5, b: float = 0.75) -> None:
-        if not (math.isfinite(k1) and k1 >= 0):
+        if not (_is_number(k1) and math.isfinite(k1) and k1 >= 0):
             raise InvalidInputError(f"k1 must be a finite number >= 0, got {k1!r}")
-        if not (math.isfinite(b) and 0 <= b <= 1):
+        if not (_is_number(b) and math.isfinite(b) and 0 <= b <= 1):
             raise InvalidInputError(f"b must be in [0, 1], got {b!r}")
         self.k1 = k1
         self.b = b

@@ -106,8 +106,16 @@ def resolve_providers(providers: Providers = "auto") -> list[str]:
         return ["CPUExecutionProvider"]
     if providers == "cuda":
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if isinstance(providers, str) or not providers:
-        raise ValueError(f"providers must be 'auto', 'cpu', 'cuda' or a list, got {providers!r}")
+    if (
+        isinstance(providers, str)
+        or not isinstance(providers, Sequence)
+        or not providers
+        or not all(isinstance(p, str) and p for p in providers)
+    ):
+        raise InvalidInputError(
+            f"providers must be 'auto', 'cpu', 'cuda' or a list of onnxruntime provider names "
+            f"(e.g. ['CUDAExecutionProvider', 'CPUExecutionProvider']), got {providers!r}"
+        )
     return list(providers)
 
 
