@@ -258,9 +258,15 @@ class PagePruning:
     def spans(self, criterion_id: str, index: int, page_score: float | None) -> tuple[Span, ...]:
         scores = self._scores.get((criterion_id, index))
         page = self.pages[index]
+        whole = ((0, len(page.text)),)
         if scores is None:
-            return ((0, len(page.text)),)
-        return self.pruner.keep(page, self.passages(index), scores, page_score)
+            return whole
+        spans = self.pruner.keep(page, self.passages(index), scores, page_score)
+        # Sent whole when pruning saves no tokens: with a subword tokenizer the elision
+        # markers can cost more than the little text they replace.
+        if spans != whole and self.tokens(index, spans) >= self.page_tokens[index]:
+            return whole
+        return spans
 
     def tokens(self, index: int, spans: tuple[Span, ...]) -> int:
         """Tokens of what is sent of page ``index`` with ``spans`` (counted once)."""
@@ -268,8 +274,7 @@ class PagePruning:
             return self.page_tokens[index]
         key = (index, spans)
         if key not in self._counts:
-            # Never more than the whole page: PassagePruner.keep sends a page whole unless
-            # pruning makes it shorter, and markers are a few tokens against a passage's many.
-            counted = self.counter.count(kept_text(self.pages[index].text, spans))
-            self._counts[key] = min(counted, self.page_tokens[index])
+            # The real count of what is sent, markers included (spans() sends a page whole
+            # when this is not below the whole page's count).
+            self._counts[key] = self.counter.count(kept_text(self.pages[index].text, spans))
         return self._counts[key]

@@ -439,3 +439,30 @@ def test_eval_reports_evidence_recall_pages_and_pruned(tmp_path: Path) -> None:
     assert pages[0]["evidence_recall"] == 1.0 and pruned[0]["evidence_recall"] == 1.0
     assert pruned[0]["chars_sent"] < pages[0]["chars_sent"]
     assert report["pages"]["k_for_evidence_recall_90"] == 1
+
+
+def test_a_pruned_page_is_sent_whole_when_its_markers_cost_more_tokens_than_they_save() -> None:
+    # A counter that charges 50 tokens for an elision marker: pruning never pays, so every
+    # kept page goes whole and the budget counts exactly what is sent.
+    from ctxcompress import WhitespaceTokenCounter
+
+    class MarkerHeavy(WhitespaceTokenCounter):
+        name = "marker-heavy"
+
+        def count(self, text: str) -> int:
+            return super().count(text) + 50 * text.count("[…]")
+
+    pages = [
+        "The patient failed methotrexate after six months. Parking was validated. "
+        "The weather was mild. Lunch was served at noon. The lobby was quiet.",
+        "Billing statement: copay due.",
+    ]
+    result = Compressor("bm25", TopK(1), MarkerHeavy(), prune="passages").compress(
+        pages, "methotrexate failed"
+    )
+    (kept,) = result.selections[0].kept
+    assert kept.kept_text == pages[0]
+    counter = MarkerHeavy()
+    assert result.selections[0].tokens_kept == sum(
+        counter.count(sp.kept_text) for sp in result.selections[0].kept
+    )
