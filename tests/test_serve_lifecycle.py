@@ -134,3 +134,31 @@ def test_bad_command_lines_exit_2_with_one_line(args: list[str], code: int, need
     assert proc.returncode == code, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ctxcompress: error:")]
     assert len(errors) == 1 and needle in errors[0], proc.stderr
+
+
+def test_a_stalled_upload_is_answered_408_and_does_not_hold_a_draining_server(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    srv = ServerProcess(["--scorer", "bm25", "--body-timeout-s", "1"], tmp_path / "log")
+    try:
+        srv.wait_until(200)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n" + b'{"query":'  # 9 of the 100 bytes, then nothing
+            )
+            srv.proc.send_signal(signal.SIGTERM)
+            answer = ""
+            while "--body-timeout-s" not in answer:  # headers and body may come apart
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk.decode("latin-1")
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "--body-timeout-s" in answer
+        assert srv.proc.wait(timeout=60) == 0  # the drain did not wait for the upload
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()

@@ -36,6 +36,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--max-batch-pairs", type=int, default=256, metavar="N", help="pairs per scorer call"
     )
     p.add_argument(
+        "--body-timeout-s",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long a request body may take to arrive before the request is answered 408",
+    )
+    p.add_argument(
         "--max-batch-wait-ms",
         type=float,
         default=5.0,
@@ -73,6 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_batch_wait_ms=args.max_batch_wait_ms,
             max_queue_pairs=args.max_queue_pairs,
             access_log=args.access_log,
+            body_timeout_s=args.body_timeout_s,
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from exc

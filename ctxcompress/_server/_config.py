@@ -31,12 +31,19 @@ class ServeConfig:
     max_criteria: int = 256
     #: Log each request (uvicorn's access log); off by default: it costs CPU under load.
     access_log: bool = False
+    #: How long a request body may take to arrive; a stalled upload is answered 408, so it
+    #: can neither hold a connection nor keep a draining server from exiting.
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_documents", "max_batch_pairs", "max_queue_pairs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"{_flag(name)} must be an integer >= 1, got {value!r}")
+        if not 0 < self.body_timeout_s <= 3600:
+            raise InvalidInputError(
+                f"--body-timeout-s must be in (0, 3600], got {self.body_timeout_s!r}"
+            )
         if not 0 <= self.max_batch_wait_ms <= 60_000:
             raise InvalidInputError(
                 f"--max-batch-wait-ms must be between 0 and 60000, got {self.max_batch_wait_ms!r}"

@@ -154,12 +154,21 @@ class Routes:
             raise too_large
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size <= limit:
-                chunks.append(chunk)
-            elif size > _DRAIN_CAP:
-                break
+        try:
+            with anyio.fail_after(self.config.body_timeout_s):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size <= limit:
+                        chunks.append(chunk)
+                    elif size > _DRAIN_CAP:
+                        break
+        except TimeoutError:
+            raise ApiError(
+                408,
+                "invalid_request",
+                f"the request body did not arrive within {self.config.body_timeout_s:g} s "
+                "(--body-timeout-s)",
+            ) from None
         if size > limit:
             raise too_large
         return b"".join(chunks)
