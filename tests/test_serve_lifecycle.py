@@ -149,6 +149,9 @@ def test_a_stalled_upload_is_answered_408_and_does_not_hold_a_draining_server(
                 b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n" + b'{"query":'  # 9 of the 100 bytes, then nothing
             )
+            # SIGTERM once the server is reading that body (before, it would answer 503).
+            in_flight = "ctxcompress_requests_in_flight"
+            _until(lambda: metric(httpx.get(f"{srv.base_url}/metrics").text, in_flight) == 1)
             srv.proc.send_signal(signal.SIGTERM)
             answer = ""
             while "--body-timeout-s" not in answer:  # headers and body may come apart
