@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from ._chunking import split_pages
 from ._exceptions import CtxCompressError, InvalidInputError, InvalidPolicyError, ScoringError
@@ -110,7 +110,7 @@ class Compressor:
             )
         if policy is not None and not isinstance(policy, Policy):
             raise InvalidInputError(f"policy must be a Policy, got {type(policy).__name__}")
-        self.scorer: Scorer = _resolve_scorer(scorer)
+        self.scorer: Scorer | AsyncScorer = _resolve_scorer(scorer)
         self.policy: Policy = policy if policy is not None else DEFAULT_POLICY
         self.token_counter: TokenCounter = _resolve_counter(token_counter)
         self.order: Order = order
@@ -120,7 +120,7 @@ class Compressor:
         self.progress = progress
         self.pruner: PassagePruner | None = resolve_pruner(prune)
         # Passages are scored by the pruner's own scorer when it names one, else by ours.
-        self.prune_scorer: Scorer = (
+        self.prune_scorer: Scorer | AsyncScorer = (
             _resolve_scorer(self.pruner.scorer)
             if self.pruner is not None and self.pruner.scorer is not None
             else self.scorer
@@ -143,13 +143,19 @@ class Compressor:
         """Score every page against every criterion and apply the policy."""
         # Sync/async twin of acompress (the httpx pattern): the schedule is shared in _Job;
         # only the call to the scorer differs, and Python cannot await in a sync loop.
+        for scorer in (self.scorer, self.prune_scorer):
+            if not isinstance(scorer, Scorer):
+                raise InvalidInputError(
+                    f"scorer {scorer.name!r} has only an async path (ascore_batch): "
+                    "use acompress, or give a scorer with score_batch"
+                )
         job = self._job(document, criteria)
         steps = job.steps()
         try:
             ask = next(steps)
             while True:
                 try:
-                    scores = scores_of(ask.scorer, ask.criteria, ask.pages)
+                    scores = scores_of(cast(Scorer, ask.scorer), ask.criteria, ask.pages)
                 except Exception as exc:
                     ask = steps.throw(_typed(ask.scorer, ask.criteria, exc))
                 else:
@@ -517,7 +523,10 @@ def _as_document(document: str | Sequence[PageLike]) -> list[Page]:
     return pages
 
 
-def _resolve_scorer(scorer: Scorer | str | None) -> Scorer:
+def _resolve_scorer(scorer: Scorer | AsyncScorer | str | None) -> Scorer | AsyncScorer:
+    # An async-only scorer (the AsyncScorer protocol) serves acompress; compress refuses it.
+    if isinstance(scorer, AsyncScorer) and not isinstance(scorer, Scorer):
+        return scorer
     return _resolve(scorer, Scorer, "scorer", shared_default_scorer, load_scorer)
 
 

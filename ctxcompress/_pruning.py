@@ -32,7 +32,7 @@ from typing import Literal
 
 from ._exceptions import InvalidInputError
 from ._passages import DEFAULT_MAX_CHARS, Passage, split_passages
-from ._scorers._base import Scorer, Scores
+from ._scorers._base import AsyncScorer, Scorer, Scores
 from ._tokens import TokenCounter
 from ._types import Criterion, Page, Span, kept_text
 
@@ -173,7 +173,7 @@ class ScoreRequest:
     """What the compressor's sans-I/O job asks its shell for: ``scorer``'s scores of
     ``criteria`` over ``pages`` (the document's pages, or one page's passages)."""
 
-    scorer: Scorer
+    scorer: Scorer | AsyncScorer
     criteria: list[Criterion]
     pages: list[Page]
 
@@ -194,7 +194,7 @@ class PagePruning:
     def __init__(
         self,
         pruner: PassagePruner,
-        scorer: Scorer,
+        scorer: Scorer | AsyncScorer,
         pages: Sequence[Page],
         tokens: Sequence[int],
         counter: TokenCounter,

@@ -352,3 +352,24 @@ def test_bad_scorer_options_are_typed_errors_naming_the_option() -> None:
         load_scorer("bm25", b=True)
     with pytest.raises(InvalidInputError, match="providers must be"):
         CrossEncoderScorer(CROSS_ENCODER, providers="gpu")  # type: ignore[arg-type]
+
+
+def test_an_async_only_scorer_serves_acompress_and_compress_says_so() -> None:
+    from ctxcompress import InvalidInputError
+
+    class AsyncOnly:
+        """Implements only the AsyncScorer protocol."""
+
+        name = "async-only"
+
+        async def ascore(self, criterion, pages):  # type: ignore[no-untyped-def]
+            return (await self.ascore_batch([criterion], pages))[0]
+
+        async def ascore_batch(self, criteria, pages):  # type: ignore[no-untyped-def]
+            return WordOverlap().score_batch(criteria, pages)
+
+    compressor = Compressor(AsyncOnly(), TopK(1), "whitespace")
+    result = anyio.run(compressor.acompress, PAGES, ["methotrexate failed"])
+    assert result.selections[0].kept_indices == (0,)
+    with pytest.raises(InvalidInputError, match="only an async path"):
+        compressor.compress(PAGES, ["methotrexate failed"])

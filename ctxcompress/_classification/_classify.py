@@ -130,8 +130,14 @@ def _check_text(text: object, what: str = "text to classify") -> str:
 
 def resolve_scorer(scorer: Scorer | str | None) -> Scorer:
     """A scorer object, a spec for :func:`load_scorer`, or None: the shared default (the
-    compressor's own rule)."""
-    return _resolve_scorer(scorer)
+    compressor's own rule; classification scores synchronously, so the scorer must have a
+    sync path)."""
+    resolved = _resolve_scorer(scorer)
+    if not isinstance(resolved, Scorer):
+        raise InvalidInputError(
+            f"scorer {resolved.name!r} has only an async path; classification needs score_batch"
+        )
+    return resolved
 
 
 def _decide(
