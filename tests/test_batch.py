@@ -351,3 +351,14 @@ def test_a_block_written_again_replaces_itself_instead_of_adding_rows(tmp_path: 
     second = write_block(out, list(reversed(results)))
     assert first == second
     assert len(read_rows(out, "selections")) == after_first  # replaced, not added
+
+
+def test_a_directory_given_as_criteria_is_named_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = make_documents(1)
+    argv = _inputs(tmp_path, docs, make_criteria(docs))
+    argv[argv.index("--criteria") + 1] = str(tmp_path)
+    code = main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and "is a directory" in err and "no such file" not in err

@@ -172,3 +172,15 @@ def test_ray_reads_the_jsonl_the_driver_accepts(tmp_path: Path) -> None:
     assert main(["batch", *argv, "--out", str(tmp_path / "local")]) == 0
     for sub in ("selections", "union"):
         assert _sorted(tmp_path / "ray", sub) == _sorted(tmp_path / "local", sub)
+
+
+def test_asking_for_gpus_on_a_cluster_without_any_fails_at_once(tmp_path: Path) -> None:
+    from ctxcompress import InvalidInputError
+
+    docs = ray.data.from_items([{"doc_id": "d1", "pages": ["TB screening negative."]}])
+    with pytest.raises(InvalidInputError, match="no GPU"):
+        compress_dataset(docs, [Criterion("tb", "TB screening?")], scorer="bm25", gpus_per_actor=1)
+    argv = _argv(tmp_path, make_documents(2), make_criteria(make_documents(2)))
+    assert main(
+        [*argv, "--engine", "ray", "--gpus-per-actor", "1", "--out", str(tmp_path / "o")]
+    ) in (1, 2)

@@ -257,6 +257,8 @@ def read_criteria(path: str | Path, documents: DocumentIndex) -> CriteriaPlan:
     to one document; and a document left without any criterion.
     """
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise InvalidInputError(f"{path} is a directory, not a criteria file (JSONL)")
     if not file.is_file():
         raise FileNotFoundError(2, "no such file", str(path))
     items: list[tuple[Criterion, str | None]] = []

@@ -183,6 +183,13 @@ def compress_dataset(
     if actors is not None:
         _check_positive("actors", actors, integer=True)
     plan = _plan(criteria)
+    if gpus_per_actor > 0 and not _cluster_resources().get("GPU", 0):
+        # Otherwise the actors wait for a GPU that never comes, and the job hangs silently.
+        raise InvalidInputError(
+            f"gpus_per_actor={gpus_per_actor:g} (--gpus-per-actor), but this Ray cluster has "
+            "no GPU; join a cluster with GPU nodes (--address), or on an autoscaling cluster "
+            "start a GPU node first, or score on CPUs (gpus_per_actor=0)"
+        )
     size = actors if actors is not None else default_actors(cpus_per_actor, gpus_per_actor)
     total_cpus = _cluster_resources().get("CPU", 0)
     if gpus_per_actor == 0 and size * cpus_per_actor >= total_cpus:
