@@ -165,3 +165,32 @@ def test_a_stalled_upload_is_answered_408_and_does_not_hold_a_draining_server(
     finally:
         if srv.proc.poll() is None:
             srv.proc.kill()
+
+
+def test_compress_without_the_token_counters_files_is_503_not_500(tmp_path: Path) -> None:
+    empty = tmp_path / "tiktoken"
+    empty.mkdir()
+    srv = ServerProcess(
+        ["--scorer", "bm25"], tmp_path / "log", env={"TIKTOKEN_CACHE_DIR": str(empty)}
+    )
+    try:
+        srv.wait_until(200)
+        answer = httpx.post(
+            f"{srv.base_url}/v1/compress",
+            json={"pages": ["TB screening negative.", "Copay due."], "criteria": ["TB?"]},
+            timeout=60,
+        )
+        assert answer.status_code == 503, answer.text
+        assert "tiktoken" in answer.text
+        plain = httpx.post(
+            f"{srv.base_url}/v1/compress",
+            json={
+                "pages": ["TB screening negative.", "Copay due."],
+                "criteria": ["TB?"],
+                "tokenizer": "whitespace",
+            },
+            timeout=60,
+        )
+        assert plain.status_code == 200  # and the server goes on
+    finally:
+        assert srv.terminate() == 0

@@ -16,6 +16,7 @@ from .. import (
     InvalidInputError,
     Page,
     TokenCounter,
+    TokenizerUnavailableError,
     build_policy,
     load_token_counter,
     split_pages,
@@ -146,3 +147,7 @@ def make_compressor(
         )
     except InvalidInputError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
+    except TokenizerUnavailableError as exc:
+        # The default token counter's files are missing on this server: its fault, not the
+        # request's (the Docker image bakes tiktoken's files in).
+        raise ApiError(503, "unavailable", str(exc)) from None
