@@ -181,3 +181,25 @@ def test_a_failed_download_says_so_and_lists_the_other_ways(tmp_path: Path) -> N
     assert run.stdout.startswith("DefaultModelUnavailableError"), run.stdout + run.stderr
     assert "the download failed" in run.stdout and "CTXCOMPRESS_DEFAULT_MODEL" in run.stdout
     assert len(run.stdout.strip().splitlines()) == 1  # one line
+
+
+def test_building_the_default_imports_no_model_library_even_where_installed(
+    weights: Path, tmp_path: Path
+) -> None:
+    # Blocking the imports (above) would hide an attempt that fails quietly: here torch and
+    # transformers are importable, and the build must still leave them unimported.
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from ctxcompress import load_scorer
+        load_scorer("default").score("TB screening?", ["QuantiFERON negative."])
+        print(json.dumps(sorted(m for m in sys.modules
+                                if m.split(".")[0] in ("torch", "transformers"))))
+        """
+    )
+    env = {**os.environ, "CTXCOMPRESS_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []

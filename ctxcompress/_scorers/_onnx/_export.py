@@ -25,7 +25,7 @@ import numpy as np
 from ..._exceptions import CtxCompressError, InvalidInputError, MissingDependencyError
 from ._description import DESCRIPTION_FILE, ModelDescription
 from ._prune import prune_last_layer_to_first_token
-from ._quiet import quietly
+from ._quiet import quietly_with
 
 if TYPE_CHECKING:  # typing-only: keyword options spelled once for the three exporters
     from typing_extensions import Unpack
@@ -95,7 +95,28 @@ def _require() -> Any:
     return torch
 
 
-@quietly
+def _silence_transformers() -> Callable[[], None]:
+    """transformers' "Loading weights" bars and warnings off for an export; returns what
+    turns them back on. (Here, not in ``_quiet``: only the export path may import it.)"""
+    try:
+        from transformers.utils import logging as _hf_logging
+    except ImportError:
+        return lambda: None
+    hf_logging: Any = _hf_logging  # its functions are untyped
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    def restore() -> None:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+    return restore
+
+
+@quietly_with(_silence_transformers)
 def export_cross_encoder(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -129,7 +150,7 @@ def export_cross_encoder(
     return _export(model, tokenizer, encode, description, out, settings, fuse=fuse)
 
 
-@quietly
+@quietly_with(_silence_transformers)
 def export_bi_encoder(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -179,7 +200,7 @@ def export_bi_encoder(
     )
 
 
-@quietly
+@quietly_with(_silence_transformers)
 def export_decoder_reranker(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],

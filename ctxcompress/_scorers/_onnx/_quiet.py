@@ -1,10 +1,12 @@
-"""Keep other libraries' chatter out of the user's terminal while ctxcompress exports.
+"""Keep other libraries' chatter out of the user's terminal while ctxcompress builds or
+exports a model.
 
-transformers draws a "Loading weights" progress bar for every ``from_pretrained``, and
 onnxruntime's quantiser and optimiser log warnings through the root logger (or their own
-loggers) that are advice for people writing graphs, not for our users. During an export
-they are sent to the ``ctxcompress`` logger at DEBUG instead; ctxcompress says what it is
-doing through its own logger.
+loggers) that are advice for people writing graphs, not for our users. During a build or
+an export they are sent to the ``ctxcompress`` logger at DEBUG instead; ctxcompress says
+what it is doing through its own logger. This module imports no model library: the torch
+export adds transformers' progress bars through ``quietly_with`` (see ``_export``), so the
+torch-free builder and the runtime never import transformers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["quiet_third_party", "quietly"]
+__all__ = ["quiet_third_party", "quietly", "quietly_with"]
 
 logger = logging.getLogger("ctxcompress")
 
@@ -38,7 +40,12 @@ class _Demote(logging.Filter):
 
 
 @contextlib.contextmanager
-def quiet_third_party() -> Iterator[None]:
+def quiet_third_party(
+    *also: Callable[[], Callable[[], None]],
+) -> Iterator[None]:
+    """Third-party log records demoted to our DEBUG for the block. Each of ``also`` silences
+    one more library and returns what restores it (the torch export passes transformers';
+    this module never imports it, so the torch-free builder stays torch-free)."""
     demote = _Demote()
     root = logging.getLogger()
     # Records logged on the root logger itself (logging.warning(...)) meet its filters;
@@ -49,42 +56,32 @@ def quiet_third_party() -> Iterator[None]:
     saved = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
-    restore_transformers = _silence_transformers()
+    restores = [silence() for silence in also]
     try:
         yield
     finally:
-        restore_transformers()
+        for restore in reversed(restores):
+            restore()
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
         for target in targets:
             target.removeFilter(demote)
 
 
-def _silence_transformers() -> Callable[[], None]:
-    try:
-        from transformers.utils import logging as _hf_logging
-    except ImportError:
-        return lambda: None
-    hf_logging: Any = _hf_logging  # its functions are untyped
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-    def restore() -> None:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-    return restore
-
-
 def quietly(function: _F) -> _F:
     """``function`` run inside :func:`quiet_third_party`."""
+    return quietly_with()(function)
 
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with quiet_third_party():
-            return function(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+def quietly_with(*also: Callable[[], Callable[[], None]]) -> Callable[[_F], _F]:
+    """A decorator running its function inside ``quiet_third_party(*also)``."""
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with quiet_third_party(*also):
+                return function(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
