@@ -10,8 +10,11 @@ page embeddings cached, as a second set of criteria on the same document would.
 FinanceBench questions instead. `--prune` times the same runs with passage pruning too
 (`prune="passages"`, the default PassagePruner scored by the same scorer), interleaved
 with plain runs so both see the same machine load, and prints what pruning adds.
+`--precisions fp32 int8` times the model scorer (the default's MiniLM) at each precision
+instead, interleaved, and prints the speed-up.
 
     python benchmarks/bench_compress.py [--repeat 5] [--scorer default] [--warm] [--financebench DIR] [--prune]
+    python benchmarks/bench_compress.py --scorer default --repeat 2 --financebench DIR --precisions fp32 int8
 """
 
 from __future__ import annotations
@@ -66,14 +69,26 @@ def main() -> None:
     parser.add_argument(
         "--prune", action="store_true", help="also time passage pruning and print its cost"
     )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=("fp32", "int8"),
+        help="time the model scorer at each precision instead (interleaved; e.g. fp32 int8)",
+    )
     args = parser.parse_args()
     pages, criteria = (
         financebench_case(Path(args.financebench)) if args.financebench else make_case()
     )
     policy = Hybrid(top_k=5, threshold=0.1, max_tokens=4000)
     variants = {"plain": None, "pruned": "passages"} if args.prune else {"plain": None}
+    # Scorer options per variant: the precision comparison runs the plain compressor only.
+    options: dict[str, dict[str, str]] = {name: {} for name in variants}
+    if args.precisions:
+        variants = {p: None for p in args.precisions}
+        options = {p: {"precision": p} for p in args.precisions}
     compressors = {
-        name: Compressor(args.scorer, policy, prune=prune) for name, prune in variants.items()
+        name: Compressor(load_scorer(args.scorer, **options[name]), policy, prune=prune)
+        for name, prune in variants.items()
     }
     for compressor in compressors.values():  # warm-up: tiktoken load, imports, sessions
         compressor.compress(pages[:2], criteria[:2])
@@ -81,7 +96,8 @@ def main() -> None:
     for _ in range(args.repeat):
         for name, prune in variants.items():
             if not args.warm:
-                compressors[name] = Compressor(load_scorer(args.scorer), policy, prune=prune)
+                scorer = load_scorer(args.scorer, **options[name])
+                compressors[name] = Compressor(scorer, policy, prune=prune)
             start = time.perf_counter()
             result = compressors[name].compress(pages, criteria)
             times[name].append(time.perf_counter() - start)
@@ -92,6 +108,12 @@ def main() -> None:
         print(
             f"{name}: median {med:.3f} s over {args.repeat} runs ({pairs / med:,.0f} pairs/s); "
             f"min {min(runs):.3f} s, max {max(runs):.3f} s"
+        )
+    if args.precisions and len(args.precisions) == 2:
+        first, second = (times[p] for p in args.precisions)
+        ratio = statistics.median(a / b for a, b in zip(first, second, strict=True))
+        print(
+            f"{args.precisions[1]} is {ratio:.2f}x as fast as {args.precisions[0]} (median per round)"
         )
     if args.prune:
         plain, pruned = (statistics.median(times[n]) for n in ("plain", "pruned"))

@@ -25,12 +25,12 @@ import collections
 import json
 import os
 import random
-import statistics
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+
+from _interleave import interleaved_rounds, median_ratio, median_seconds, timed
 
 
 def build_model(root: Path) -> tuple[Path, Path]:
@@ -70,35 +70,12 @@ def make_pairs(n: int, seed: int = 3) -> list[tuple[str, str]]:
 
 
 def interleaved(engines: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Seconds per engine, median over rounds that run every engine once in turn, and each
-    ONNX engine's median per-round speed-up: a shared VM's speed drifts over minutes, and
-    a slow spell then hits every engine of a round alike instead of one engine's runs."""
-    for fn in engines.values():
-        fn()  # warm-up
-    rounds: list[dict[str, float]] = []
-    for _ in range(repeat):
-        times = {}
-        for name, fn in engines.items():
-            start = time.perf_counter()
-            fn()
-            times[name] = time.perf_counter() - start
-        rounds.append(times)
-    out = {name: statistics.median(r[name] for r in rounds) for name in engines}
+    """Median seconds per engine and each ONNX engine's median per-round speed-up."""
+    rounds = interleaved_rounds(engines, repeat)
+    out = median_seconds(rounds)
     for name in ("fp32", "int8"):
-        out[f"{name}_ratio"] = statistics.median(
-            r["sentence-transformers"] / r[name] for r in rounds
-        )
+        out[f"{name}_ratio"] = median_ratio(rounds, "sentence-transformers", name)
     return out
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def model_gflop_per_pair(

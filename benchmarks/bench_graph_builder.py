@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _interleave import interleaved_rounds, median_ratio, median_seconds
 from bench_cross_encoder import make_pairs
 
 BUILD = """
@@ -104,20 +105,11 @@ def build_cross_encoders(root: Path) -> tuple[Path, Path]:
 
 
 def interleaved(engines: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    for fn in engines.values():
-        fn()  # warm-up
-    rounds = []
-    for _ in range(repeat):
-        times = {}
-        for name, fn in engines.items():
-            start = time.perf_counter()
-            fn()
-            times[name] = time.perf_counter() - start
-        rounds.append(times)
-    out = {name: statistics.median(r[name] for r in rounds) for name in engines}
+    rounds = interleaved_rounds(engines, repeat)
+    out = median_seconds(rounds)
     for precision in ("fp32", "int8"):  # a slow spell hits both engines of a round alike
-        out[f"{precision}/ratio"] = statistics.median(
-            r[f"{precision}/export"] / r[f"{precision}/builder"] for r in rounds
+        out[f"{precision}/ratio"] = median_ratio(
+            rounds, f"{precision}/export", f"{precision}/builder"
         )
     return out
 

@@ -123,3 +123,15 @@ def test_the_default_reports_progress_through_a_document(
     scorer.progress = lambda done, total: seen.append((done, total))
     scorer.score_batch(CRITERIA, doc)
     assert seen and seen[-1] == (len(doc), len(doc))
+
+
+def test_a_cache_filled_by_batched_int8_runs_is_not_read() -> None:
+    """Embeddings cached before int8 windows ran one per call (batched, so a little
+    different) are keyed apart from today's: the int8 fingerprint says how it runs."""
+    from ctxcompress._scorers._default._embedded import minilm_model_dir
+    from ctxcompress._scorers._onnx._bi_encoder import BiEncoder
+
+    int8 = BiEncoder(minilm_model_dir(), precision="int8", providers="cpu")
+    fp32 = BiEncoder(minilm_model_dir(), precision="fp32", providers="cpu")
+    assert int8.solo_runs and int8.fingerprint.endswith(":solo")
+    assert not fp32.solo_runs and not fp32.fingerprint.endswith(":solo")

@@ -133,9 +133,12 @@ class BiEncoder(OnnxModelUser):
             self._outputs = (outputs[0], TOKEN_OUTPUT) if self.has_tokens else (outputs[0],)
         self.name = f"{opened.name}/{opened.precision}"
         # The weights' digest, not the directory's name, identifies the model.
+        # int8 windows embedded one per call differ a little from batched ones: a cache
+        # filled before one-window calls must not serve them.
         self.fingerprint = (
             f"bi-encoder:{file_fingerprint(onnx_file)}:w{self.window}:s{self.window_stride}"
             + (f":pool={self._pooling}" if self._pooling else "")
+            + (":solo" if self.solo_runs else "")
         )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:

@@ -125,6 +125,9 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
             self._fingerprint = (
                 f"{self.name}:{file_fingerprint(self._model_file)}:{described[:12]}"
                 f":{self.max_length}:{self.window_stride}:{self.aggregation}:{windows}"
+                # int8 pairs run one per call since issue 25: older cached scores were
+                # batched and differ a little.
+                + (":solo" if self._solo_runs else "")
             )
         return self._fingerprint
 
