@@ -270,7 +270,11 @@ class _Job:
                 # A budget alone: every page is a candidate until the budget is applied.
                 scores = self.scores[criterion.id]
                 return sorted(range(len(self.pages)), key=lambda i: (-scores[i], i))
-            policy = dataclasses.replace(hybrid, max_tokens=None)
+            return list(
+                dataclasses.replace(hybrid, max_tokens=None).ranked_kept(
+                    self._candidates(criterion.id, {})
+                )
+            )
         return list(policy.select(self._candidates(criterion.id, {})).ranked_kept)
 
     def _candidates(self, criterion_id: str, tokens: dict[int, int]) -> list[Candidate]:

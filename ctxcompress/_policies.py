@@ -9,7 +9,7 @@ rule that made it, so a result can be audited page by page.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -161,33 +161,53 @@ class Hybrid(_Composable):
         return f"Hybrid({', '.join(parts)})"
 
     def select(self, candidates: Sequence[Candidate]) -> PolicyOutcome:
-        # Best first; ties broken by page order so results are stable.
-        ranked = sorted(candidates, key=lambda c: (-c.score, c.index))
         decisions: dict[int, PageDecision] = {}
         kept: list[int] = []
-        used = 0
         truncated = False
-        for rank, cand in enumerate(ranked, start=1):
-            below = self.threshold is not None and cand.score < self.threshold
-            floor = below and len(kept) < self.min_keep
-            if below and not floor:
+        for rank, cand, verdict, floor, used in self._walk(candidates):
+            if verdict == "below":
                 rule = f"score {cand.score:.3f} < threshold {self.threshold:g}"
-                keep = False
-            elif self.top_k is not None and len(kept) >= self.top_k:
+            elif verdict == "beyond":
                 rule = f"rank {rank} beyond top_k={self.top_k}"
-                keep = False
-            elif self.max_tokens is not None and used + cand.tokens > self.max_tokens:
+            elif verdict == "over":
                 rule = f"over token budget: {used}+{cand.tokens} > {self.max_tokens}"
-                keep = False
                 truncated = True
             else:
-                keep = True
                 rule = self._keep_rule(rank, cand, floor)
-                used += cand.tokens
                 kept.append(cand.index)
-            decisions[cand.index] = PageDecision(cand.index, cand.score, cand.tokens, keep, rule)
+            decisions[cand.index] = PageDecision(
+                cand.index, cand.score, cand.tokens, verdict == "kept", rule
+            )
         in_order = tuple(decisions[c.index] for c in sorted(candidates, key=lambda c: c.index))
         return PolicyOutcome(in_order, tuple(kept), truncated)
+
+    def ranked_kept(self, candidates: Sequence[Candidate]) -> tuple[int, ...]:
+        """``select(candidates).ranked_kept`` without writing every page's decision (the
+        pruner picks pages this way before it applies the budget: a hot path)."""
+        return tuple(c.index for _, c, verdict, _, _ in self._walk(candidates) if verdict == "kept")
+
+    def _walk(
+        self, candidates: Sequence[Candidate]
+    ) -> Iterator[tuple[int, Candidate, str, bool, int]]:
+        """Candidates best first (ties broken by page order so results are stable), each
+        with its rank, verdict (kept, below, beyond, over), whether the min_keep floor
+        kept it, and the tokens used by the pages kept before it."""
+        kept = used = 0
+        for rank, cand in enumerate(sorted(candidates, key=lambda c: (-c.score, c.index)), 1):
+            below = self.threshold is not None and cand.score < self.threshold
+            floor = below and kept < self.min_keep
+            if below and not floor:
+                verdict = "below"
+            elif self.top_k is not None and kept >= self.top_k:
+                verdict = "beyond"
+            elif self.max_tokens is not None and used + cand.tokens > self.max_tokens:
+                verdict = "over"
+            else:
+                verdict = "kept"
+            yield rank, cand, verdict, floor, used
+            if verdict == "kept":
+                kept += 1
+                used += cand.tokens
 
     def _keep_rule(self, rank: int, cand: Candidate, floor: bool) -> str:
         if floor:

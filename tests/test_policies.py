@@ -161,3 +161,24 @@ def test_union_budget_is_shared_fairly() -> None:
     union, truncated = select_union([a, b], max_tokens=40)
     assert union == [0, 1, 5, 6]
     assert truncated
+
+
+def test_ranked_kept_is_what_select_keeps() -> None:
+    """The pruner's fast pick agrees with select for every knob (seeded random cases)."""
+    import random
+
+    rng = random.Random(5)
+    for _ in range(300):
+        n = rng.randint(0, 12)
+        candidates = [
+            Candidate(i, rng.choice([0.0, 0.1, 0.5, 0.5, 0.9, rng.random()]), rng.randint(0, 40))
+            for i in range(n)
+        ]
+        top_k = rng.choice([None, 1, 3, 20])
+        policy = Hybrid(
+            top_k=top_k,
+            threshold=rng.choice([None, 0.0, 0.3, 0.5]),
+            max_tokens=rng.choice([None, 1, 50, 200]) if top_k else rng.choice([10, 50, 200]),
+            min_keep=rng.choice([0, 1]) if top_k is None or top_k >= 1 else 0,
+        )
+        assert policy.ranked_kept(candidates) == policy.select(candidates).ranked_kept
