@@ -60,8 +60,9 @@ class Policy(Protocol):
     def describe(self) -> str: ...
 
 
-def _check_threshold(value: float | None) -> None:
-    if value is None:
+# None turns a Hybrid constraint off; Threshold, TopK and TokenBudget require their value.
+def _check_threshold(value: float | None, *, required: bool = False) -> None:
+    if value is None and not required:
         return
     if isinstance(value, bool) or not isinstance(value, float | int) or math.isnan(value):
         raise InvalidPolicyError(f"threshold must be a number in [0, 1], got {value!r}")
@@ -69,8 +70,8 @@ def _check_threshold(value: float | None) -> None:
         raise InvalidPolicyError(f"threshold must be in [0, 1], got {value!r}")
 
 
-def _check_positive_int(name: str, value: int | None) -> None:
-    if value is None:
+def _check_positive_int(name: str, value: int | None, *, required: bool = False) -> None:
+    if value is None and not required:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidPolicyError(f"{name} must be an int >= 1, got {value!r}")
@@ -232,9 +233,7 @@ class Threshold(_Composable):
     threshold: float
 
     def __post_init__(self) -> None:
-        if self.threshold is None:
-            raise InvalidPolicyError("threshold must be a number in [0, 1], got None")
-        _check_threshold(self.threshold)
+        _check_threshold(self.threshold, required=True)
 
     def as_hybrid(self) -> Hybrid:
         return Hybrid(threshold=self.threshold)
@@ -253,9 +252,7 @@ class TopK(_Composable):
     k: int
 
     def __post_init__(self) -> None:
-        if self.k is None:
-            raise InvalidPolicyError("k must be an int >= 1, got None")
-        _check_positive_int("k", self.k)
+        _check_positive_int("k", self.k, required=True)
 
     def as_hybrid(self) -> Hybrid:
         return Hybrid(top_k=self.k)
@@ -278,9 +275,7 @@ class TokenBudget(_Composable):
     max_tokens: int
 
     def __post_init__(self) -> None:
-        if self.max_tokens is None:
-            raise InvalidPolicyError("max_tokens must be an int >= 1, got None")
-        _check_positive_int("max_tokens", self.max_tokens)
+        _check_positive_int("max_tokens", self.max_tokens, required=True)
 
     def as_hybrid(self) -> Hybrid:
         return Hybrid(max_tokens=self.max_tokens)

@@ -352,19 +352,24 @@ def run_ray(
             on_error=on_error,
             union_max_tokens=union_max_tokens,
         )
-        written = results.map_batches(
-            functools.partial(_write_results, root=out_root),
-            batch_format="pyarrow",
-            batch_size=None,
-        )
-        stats = RunStats()
-        for counts in written.iter_rows():
-            stats.documents += int(counts["documents"])
-            stats.pairs += int(counts["pairs"])
-            stats.failed_pairs += int(counts["failed_pairs"])
-            stats.failed_documents += int(counts["failed_documents"])
-            stats.blocks += int(counts["blocks"])
-        return stats
+        return _write_all(results, out_root)
     finally:
         if started:
             ray.shutdown()
+
+
+def _write_all(results: Dataset, out_root: str) -> RunStats:
+    """Write the result rows from Ray tasks, a block each, and add up the blocks' counts."""
+    written = results.map_batches(
+        functools.partial(_write_results, root=out_root),
+        batch_format="pyarrow",
+        batch_size=None,
+    )
+    stats = RunStats()
+    for counts in written.iter_rows():
+        stats.documents += int(counts["documents"])
+        stats.pairs += int(counts["pairs"])
+        stats.failed_pairs += int(counts["failed_pairs"])
+        stats.failed_documents += int(counts["failed_documents"])
+        stats.blocks += int(counts["blocks"])
+    return stats

@@ -35,7 +35,8 @@ BLOCK = 1024
 
 @dataclass(frozen=True, slots=True)
 class DuplicatePair:
-    """Texts ``first`` < ``second`` (indices into the collection) and their probability.
+    """Texts ``first`` < ``second`` (indices into the collection) and their probability;
+    ``cosine`` is their embeddings' similarity, which made them a candidate pair.
 
     Guide with examples: [Classification and routing][guide-classification].
     """

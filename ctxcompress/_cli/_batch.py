@@ -32,6 +32,11 @@ from ._common import ProgressBar, add_compression_options, policy_from_args, sco
 
 __all__ = ["add_parser"]
 
+# The scorer's flags: what travels to each Ray actor, which builds its own scorer from them.
+_SCORER_FLAGS = ("scorer", "cache", "base_url", "rerank_path", "precision", "providers")
+# The ray engine's own flags: compress_dataset's arguments of the same names.
+_RAY_FLAGS = ("actors", "cpus_per_actor", "gpus_per_actor", "batch_size")
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -188,14 +193,10 @@ def _run_engine(
     policy: Any,
     counter: Any,
 ) -> RunStats:
+    # What both engines do with a document: its failures and its whole-document budget.
+    handling = {"on_error": args.on_error, "union_max_tokens": args.union_max_tokens}
     if args.engine == "local":
-        worker = DocumentWorker(
-            scorer,
-            policy,
-            counter,
-            on_error=args.on_error,
-            union_max_tokens=args.union_max_tokens,
-        )
+        worker = DocumentWorker(scorer, policy, counter, **handling)
         bar = ProgressBar(enabled=not args.no_progress, min_total=1, unit="documents")
         try:
             return run_local(
@@ -216,29 +217,19 @@ def _run_engine(
         return RunStats()
     # Each actor builds its own scorer from the same flags, fitted to its CPUs or GPU.
     tuning = onnx_tuning(args.scorer, args.cpus_per_actor, args.gpus_per_actor)
-    factory = functools.partial(scorer_from_args, _picklable(args), **tuning)
+    scorer_flags = argparse.Namespace(**{k: getattr(args, k, None) for k in _SCORER_FLAGS})
     return run_ray(
         source,
         plan,
         str(out.root),
         skip=skip,
-        scorer=factory,
+        address=args.address,
+        scorer=functools.partial(scorer_from_args, scorer_flags, **tuning),
         policy=policy,
         token_counter=args.tokenizer,
-        on_error=args.on_error,
-        union_max_tokens=args.union_max_tokens,
-        actors=args.actors,
-        cpus_per_actor=args.cpus_per_actor,
-        gpus_per_actor=args.gpus_per_actor,
-        batch_size=args.batch_size,
-        address=args.address,
+        **handling,
+        **{flag: getattr(args, flag) for flag in _RAY_FLAGS},
     )
-
-
-def _picklable(args: argparse.Namespace) -> argparse.Namespace:
-    # The scorer flags alone travel to the actors.
-    keys = ("scorer", "cache", "base_url", "rerank_path", "precision", "providers")
-    return argparse.Namespace(**{k: getattr(args, k, None) for k in keys})
 
 
 def _summary(stats: RunStats, skipped: int, seconds: float, root: Path) -> None:

@@ -30,7 +30,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="require 'Authorization: Bearer <key>' on every request but /health, the key "
         "read from this environment variable",
     )
-    p.add_argument("--max-request-bytes", type=int, default=5_000_000, metavar="N")
+    p.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=5_000_000,
+        metavar="N",
+        help="the largest request body accepted (a larger one is answered 413)",
+    )
     p.add_argument("--max-documents", type=int, default=1000, metavar="N", help="per request")
     p.add_argument(
         "--max-batch-pairs", type=int, default=256, metavar="N", help="pairs per scorer call"

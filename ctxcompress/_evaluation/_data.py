@@ -42,6 +42,10 @@ class Evidence:
 
 @dataclass(frozen=True)
 class EvalCriterion:
+    """One labelled criterion: ``relevant`` holds the indices of its document's relevant
+    pages (empty: none is), ``label`` the dataset's own label where it has one, and
+    ``evidence`` the annotated evidence items where it marks them."""
+
     id: str
     doc_id: str
     text: str

@@ -129,22 +129,11 @@ def make_compressor(
     req: CompressRequest, scorer: ReplayScorer, counter: TokenCounter | None
 ) -> Compressor:
     """The request's compressor, checked before any scoring is spent on it."""
-    p = req.policy
+    # The request's fields are named after build_policy's and Compressor's arguments.
     try:
-        policy = build_policy(
-            threshold=p.threshold if p else None,
-            top_k=p.top_k if p else None,
-            max_tokens=p.max_tokens if p else None,
-            min_keep=p.min_keep if p else None,
-        )
-        return Compressor(
-            scorer,
-            policy,
-            counter,
-            order=req.order,
-            on_error=req.on_error,
-            union_max_tokens=req.union_max_tokens,
-        )
+        policy = build_policy(**(req.policy.model_dump() if req.policy else {}))
+        options = req.model_dump(include={"order", "on_error", "union_max_tokens"})
+        return Compressor(scorer, policy, counter, **options)
     except InvalidInputError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
     except TokenizerUnavailableError as exc:

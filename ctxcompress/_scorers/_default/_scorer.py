@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +28,7 @@ from ..._cache import Cache
 from ..._types import Criterion, Page
 from .._base import BaseScorer, Scores, query_text
 from .._bm25 import BM25Scorer, _Index, span_coverage
+from .._onnx._description import Precision
 from .._onnx._session import Providers
 from ._late_interaction import TokenMatrix, streamed_maxsim
 
@@ -242,7 +243,7 @@ class DefaultScorer(BaseScorer):
     def __init__(
         self,
         *,
-        precision: Literal["fp32", "fp16", "int8"] | None = None,
+        precision: Precision | None = None,
         providers: Providers = "auto",
         cache: Cache | None = None,
         token_cache: Cache | None = None,

@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +28,8 @@ from ..._cache import Cache, MemoryCache, cache_key, text_digest
 from ..._exceptions import InvalidInputError
 from ..._types import Criterion, Page
 from .._base import BaseScorer, Scores, query_text
-from ._description import (
-    file_fingerprint,
-)
+from ._aggregation import Aggregation, aggregate, check_aggregation
+from ._description import Precision, file_fingerprint
 from ._files import ModelFiles
 from ._pooling import pool
 from ._session import OnnxModelUser, Providers, SessionOptions, open_model
@@ -42,8 +41,6 @@ __all__ = [
     "minilm_cosine_mapping",
 ]
 
-Aggregation = Literal["max", "mean_top2"]
-Precision = Literal["fp32", "fp16", "int8"]
 TOKEN_OUTPUT = "token_embeddings"
 # What Hugging Face exports call the last hidden state, in order of preference.
 _HIDDEN_OUTPUTS = ("last_hidden_state", "token_embeddings")
@@ -307,14 +304,6 @@ def _unpack(blob: bytes, dtype: type[np.floating[Any]] = np.float32) -> np.ndarr
     return np.frombuffer(blob[8:], dtype=dtype).reshape(rows, dim)
 
 
-def aggregate(similarities: np.ndarray[Any, Any], aggregation: Aggregation) -> float:
-    """One page score from its windows' similarities."""
-    if aggregation == "max" or len(similarities) == 1:
-        return float(similarities.max())
-    top = np.sort(similarities)[-2:]
-    return float(top.mean())
-
-
 class BiEncoderScorer(BaseScorer):
     """Cosine similarity of criterion and page embeddings, mapped to a probability by
     ``sigmoid(slope * cosine + bias)``.
@@ -333,10 +322,7 @@ class BiEncoderScorer(BaseScorer):
         bias: float,
         aggregation: Aggregation = "max",
     ) -> None:
-        if aggregation not in ("max", "mean_top2"):
-            raise InvalidInputError(
-                f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
-            )
+        check_aggregation(aggregation)
         if not (math.isfinite(slope) and math.isfinite(bias)):
             raise InvalidInputError("slope and bias must be finite numbers")
         self.encoder = encoder

@@ -11,24 +11,21 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from ..._exceptions import InvalidInputError, ScoringError
 from ..._types import Criterion, Page
 from .._base import BaseScorer, PageNote, Scores, query_text
-from ._description import (
-    PRECISION_FILES,
-    file_fingerprint,
-)
+from ._aggregation import Aggregation, check_aggregation
+from ._description import PRECISION_FILES, Precision, file_fingerprint
 from ._files import ModelFiles
 from ._pair_template import EncodedPair, JoinedPair, PairTemplate
 from ._session import OnnxModelUser, Providers, SessionOptions, open_model
 
 __all__ = ["PRECISION_FILES", "CrossEncoderScorer"]
 
-Aggregation = Literal["max", "mean_top2"]
 _Item = JoinedPair | EncodedPair
 # Tokens per run when ``batch_tokens`` is not given. A GPU wants bigger runs: on an H100,
 # 80 criteria x 150 pages at 512 tokens took 1.12 s at 8,192 and 0.75 s at 65,536
@@ -62,7 +59,7 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
         self,
         model_dir: str | os.PathLike[str] | ModelFiles,
         *,
-        precision: Literal["fp32", "fp16", "int8"] | None = None,
+        precision: Precision | None = None,
         providers: Providers = "auto",
         max_length: int | None = None,
         batch_tokens: int | None = None,
@@ -73,10 +70,7 @@ class CrossEncoderScorer(OnnxModelUser, BaseScorer):
         io_binding: bool | None = None,
         device_id: int = 0,
     ) -> None:
-        if aggregation not in ("max", "mean_top2"):
-            raise InvalidInputError(
-                f"aggregation must be 'max' or 'mean_top2', got {aggregation!r}"
-            )
+        check_aggregation(aggregation)
         session = SessionOptions(
             precision, providers, window_stride, batch_tokens, strict, intra_op_threads,
             io_binding, device_id,

@@ -15,6 +15,7 @@ __all__ = [
     "DESCRIPTION_FILE",
     "PRECISION_FILES",
     "ModelDescription",
+    "Precision",
     "file_fingerprint",
     "read_description",
 ]
@@ -22,6 +23,8 @@ __all__ = [
 DESCRIPTION_FILE = "ctxcompress.json"
 #: The ONNX file of each precision in a model directory.
 PRECISION_FILES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
+#: A precision to run at: which of the PRECISION_FILES a session loads.
+Precision = Literal["fp32", "fp16", "int8"]
 
 
 class ModelDescription(BaseModel):

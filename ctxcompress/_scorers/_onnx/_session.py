@@ -27,7 +27,7 @@ from ..._exceptions import (
     ProviderFallbackWarning,
 )
 from ..._pickling import RebuiltFromArguments
-from ._description import PRECISION_FILES, ModelDescription
+from ._description import PRECISION_FILES, ModelDescription, Precision
 from ._files import ModelFiles
 
 __all__ = [
@@ -121,7 +121,7 @@ def resolve_providers(providers: Providers = "auto") -> list[str]:
 
 def default_precision(
     model: Path | ModelFiles, providers: str | Sequence[str], *, cpu: Literal["fp32", "int8"]
-) -> Literal["fp32", "fp16", "int8"]:
+) -> Precision:
     """The precision to run when none is asked for. On a GPU: fp16 when the model has
     it, else fp32 (never int8: its dynamically quantised matrix products have no CUDA
     kernels, so every layer's activations would be copied to the CPU and back). On a CPU:
@@ -130,7 +130,7 @@ def default_precision(
     precision) runs what it has."""
     present = set(model.onnx) if isinstance(model, ModelFiles) else _present(model)
     on_gpu = any(p in GPU_PROVIDERS for p in resolve_providers(providers))
-    order: tuple[Literal["fp32", "fp16", "int8"], ...] = (
+    order: tuple[Precision, ...] = (
         ("fp16", "fp32", "int8") if on_gpu else (cpu, "fp32", "int8", "fp16")
     )
     return next((p for p in order if p in present), "fp32")

@@ -540,7 +540,8 @@ class RemoteScorer(RebuiltFromArguments, BaseScorer):
         judge: Callable[[httpx.Response], _core.Outcome[T]],
         deadline: float | None,
     ) -> T:
-        """One request until it succeeds or fails for good (raises); see _exchange_sync."""
+        """One request until it succeeds or fails for good (raises): the async twin of
+        _exchange_sync, kept apart for the reason given there."""
         retrier = self._retrier(deadline)
         outcome: _core.Outcome[T]
         while True:
