@@ -8,10 +8,11 @@ rule that made it, so a result can be audited page by page.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ._exceptions import InvalidInputError, InvalidPolicyError
 from ._types import PageDecision
@@ -150,13 +151,16 @@ class Hybrid(_Composable):
         return self
 
     def describe(self) -> str:
-        parts = []
-        if self.top_k is not None:
-            parts.append(f"top_k={self.top_k}")
-        if self.threshold is not None:
-            parts.append(f"threshold={self.threshold:g}")
-        if self.max_tokens is not None:
-            parts.append(f"max_tokens={self.max_tokens}")
+        knobs = (
+            ("top_k", self.top_k),
+            ("threshold", self.threshold),
+            ("max_tokens", self.max_tokens),
+        )
+        parts = [
+            f"{name}={format(value, 'g' if name == 'threshold' else '')}"
+            for name, value in knobs
+            if value is not None
+        ]
         if self.min_keep:
             parts.append(f"min_keep={self.min_keep}")
         return f"Hybrid({', '.join(parts)})"
@@ -223,46 +227,56 @@ class Hybrid(_Composable):
         return "; ".join(reasons) or "no constraint"
 
 
+class _OneKnob(_Composable):
+    """A policy that sets one knob of :class:`Hybrid`: the knob's name there, how it is
+    checked and how ``describe`` writes it (``Threshold(0.3)``, ``TopK(5)``)."""
+
+    __slots__ = ()
+    _knob: ClassVar[str]
+    _spec: ClassVar[str] = ""  # format spec of the value in describe()
+
+    @property
+    def _value(self) -> Any:
+        return getattr(self, dataclasses.fields(self)[0].name)  # type: ignore[arg-type]
+
+    def as_hybrid(self) -> Hybrid:
+        return Hybrid(**{self._knob: self._value})
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({format(self._value, self._spec)})"
+
+
 @dataclass(frozen=True, slots=True)
-class Threshold(_Composable):
+class Threshold(_OneKnob):
     """Keep every page whose calibrated score is at least ``threshold``.
 
     Guide with examples: [Concepts][concepts].
     """
 
     threshold: float
+    _knob: ClassVar[str] = "threshold"
+    _spec: ClassVar[str] = "g"
 
     def __post_init__(self) -> None:
         _check_threshold(self.threshold, required=True)
 
-    def as_hybrid(self) -> Hybrid:
-        return Hybrid(threshold=self.threshold)
-
-    def describe(self) -> str:
-        return f"Threshold({self.threshold:g})"
-
 
 @dataclass(frozen=True, slots=True)
-class TopK(_Composable):
+class TopK(_OneKnob):
     """Keep the ``k`` best pages (ties broken by page order).
 
     Guide with examples: [Concepts][concepts].
     """
 
     k: int
+    _knob: ClassVar[str] = "top_k"
 
     def __post_init__(self) -> None:
         _check_positive_int("k", self.k, required=True)
 
-    def as_hybrid(self) -> Hybrid:
-        return Hybrid(top_k=self.k)
-
-    def describe(self) -> str:
-        return f"TopK({self.k})"
-
 
 @dataclass(frozen=True, slots=True)
-class TokenBudget(_Composable):
+class TokenBudget(_OneKnob):
     """Keep the best pages greedily while their total tokens stay within ``max_tokens``.
 
     A page that does not fit is skipped and smaller, lower-ranked pages may still fill the
@@ -273,15 +287,10 @@ class TokenBudget(_Composable):
     """
 
     max_tokens: int
+    _knob: ClassVar[str] = "max_tokens"
 
     def __post_init__(self) -> None:
         _check_positive_int("max_tokens", self.max_tokens, required=True)
-
-    def as_hybrid(self) -> Hybrid:
-        return Hybrid(max_tokens=self.max_tokens)
-
-    def describe(self) -> str:
-        return f"TokenBudget({self.max_tokens})"
 
 
 def select_union(
