@@ -9,7 +9,10 @@ the other passages the criterion kept), and a page keeps:
 - every passage whose score reaches the page's bar (below), and the best passage of the
   page in any case (``min_keep`` best, at least one): pruning never drops a page;
 - ``context`` passages on each side of each kept one;
-- the header lines of any table one of whose rows is kept;
+- the header lines of any table one of whose rows is kept, and with ``whole_tables`` (the
+  default) every row of that table: a financial statement's answer is usually the table
+  (a FinanceBench evidence item covers a median 64% of its page), and a row scored alone
+  has lost the labels that make it match;
 - adjacent kept passages merged into one span.
 
 **How page and passage scores combine.** A passage is kept when its score relative to the
@@ -19,7 +22,9 @@ things on a page of three sentences and on a page of forty table rows, but the p
 passage is always the anchor), and it falls as the page's own probability rises, so a page
 that scored 0.9 keeps nearly everything and a page kept only to fill ``TopK`` keeps little
 more than its best passages. When what is left would not be shorter than the page, the page
-is sent whole.
+is sent whole. (Measuring the page against the criterion's best page instead, so that the
+best page is always sent whole, kept ~3 points more FinanceBench evidence at the same
+characters, but then ``TopK(1)`` never prunes: docs/quality.md.)
 """
 
 from __future__ import annotations
@@ -57,19 +62,20 @@ class PassagePruner:
     (lowered by the page's own score); ``context`` how many passages around each kept one
     are kept too; ``min_keep`` how many of a page's best passages are always kept (at least
     one); ``max_chars`` the longest a prose passage may be before it is cut (table rows are
-    never cut); ``scorer`` scores the passages (None: the compressor's scorer).
+    never cut); ``scorer`` scores the passages (None: the compressor's scorer);
+    ``whole_tables`` keeps every row of a table one of whose rows is kept.
 
     Guide with examples: [Passage pruning][guide-pruning].
     """
 
     # Tuned on FinanceBench and ContractNLI dev (scripts/tune_pruner.py, 5 folds by
-    # document): the settings chosen on held-in folds were threshold 0.1-0.5 with two
-    # passages of context; docs/quality.md has the held-out figures.
+    # document): docs/quality.md has the sweep and the held-out figures.
     threshold: float = 0.3
     context: int = 2
     min_keep: int = 1
     max_chars: int = DEFAULT_MAX_CHARS
     scorer: Scorer | str | None = field(default=None, compare=False)
+    whole_tables: bool = True
 
     def __post_init__(self) -> None:
         t = self.threshold
@@ -84,11 +90,16 @@ class PassagePruner:
                 raise InvalidInputError(
                     f"PassagePruner {name} must be an int >= {low}, got {value!r}"
                 )
+        if not isinstance(self.whole_tables, bool):
+            raise InvalidInputError(
+                f"PassagePruner whole_tables must be True or False, got {self.whole_tables!r}"
+            )
 
     def describe(self) -> str:
         return (
             f"PassagePruner(threshold={self.threshold:g}, context={self.context}, "
-            f"min_keep={self.min_keep}, max_chars={self.max_chars})"
+            f"min_keep={self.min_keep}, max_chars={self.max_chars}, "
+            f"whole_tables={self.whole_tables})"
         )
 
     def passages(self, page: Page) -> tuple[Passage, ...]:
@@ -106,7 +117,12 @@ class PassagePruner:
         if len(passages) < 2 or page_score is None:
             return whole
         chosen = keep_passages(
-            passages, scores, self.threshold * (1.0 - page_score), self.context, self.min_keep
+            passages,
+            scores,
+            self.threshold * (1.0 - page_score),
+            self.context,
+            self.min_keep,
+            whole_tables=self.whole_tables,
         )
         spans = spans_of(passages, chosen)
         if len(kept_text(page.text, spans)) >= len(page.text):
@@ -132,10 +148,12 @@ def keep_passages(
     relative_bar: float,
     context: int = 0,
     min_keep: int = 1,
+    *,
+    whole_tables: bool = False,
 ) -> list[int]:
     """Indices of the passages kept (sorted): those whose score over the best one reaches
     ``relative_bar``, the ``min_keep`` best, ``context`` neighbours on each side of each,
-    and the header of every table with a kept row."""
+    the header of every table with a kept row, and with ``whole_tables`` all its rows."""
     n = len(passages)
     best = max(scores) if scores else 0.0
     ranked = sorted(range(n), key=lambda j: (-scores[j], j))
@@ -144,6 +162,10 @@ def keep_passages(
         chosen.update(j for j in range(n) if scores[j] / best >= relative_bar)
     for j in list(chosen):
         chosen.update(range(max(0, j - context), min(n, j + context + 1)))
+    if whole_tables:
+        for table in _tables(passages):
+            if not chosen.isdisjoint(table):
+                chosen.update(table)
     headers = {p.header for j in chosen if (p := passages[j]).header is not None}
     if headers:
         chosen.update(
@@ -152,6 +174,27 @@ def keep_passages(
             if p.kind == "header" and ((p.start, p.end) in headers)
         )
     return sorted(chosen)
+
+
+def _tables(passages: Sequence[Passage]) -> list[range]:
+    """The tables of a page: runs of consecutive row and header passages, a header line
+    after a row starting the next table."""
+    tables: list[range] = []
+    start: int | None = None
+    previous = None
+    for j, p in enumerate([*passages, None]):
+        kind = None if p is None else p.kind
+        ends = start is not None and (
+            kind == "prose" or kind is None or (kind == "header" and previous == "row")
+        )
+        if ends:
+            assert start is not None
+            tables.append(range(start, j))
+            start = None
+        if kind in ("row", "header") and start is None:
+            start = j
+        previous = kind
+    return tables
 
 
 def spans_of(passages: Sequence[Passage], chosen: Sequence[int]) -> tuple[Span, ...]:

@@ -167,11 +167,20 @@ def main() -> None:
         }
         ids = set(matches)
         print(f"## {name} ({len(ids)} criteria with evidence) scorer {args.scorer} {args.mode}")
-        grid: list[tuple[float, int] | None] = [None, *itertools.product(THRESHOLDS, CONTEXTS)]
+        grid: list[tuple[float, int, bool] | None] = [
+            None,
+            *itertools.product(THRESHOLDS, CONTEXTS, WHOLE_TABLES),
+        ]
         table: dict[tuple[Any, int], tuple[float, float]] = {}
         folds = _folds(data, ids)
         for setting in grid:
-            pruner = None if setting is None else PassagePruner(*setting)
+            pruner = (
+                None
+                if setting is None
+                else PassagePruner(
+                    threshold=setting[0], context=setting[1], whole_tables=setting[2]
+                )
+            )
             cells = []
             for k in KS[name]:
                 per_fold = [
@@ -180,7 +189,11 @@ def main() -> None:
                 table[(setting, k)] = per_fold  # type: ignore[assignment]
                 r, ch = _pooled(per_fold, folds)
                 cells.append(f"K={k} {r:.3f}/{ch:.3f}")
-            label = "pages" if setting is None else f"t={setting[0]} ctx={setting[1]}"
+            label = (
+                "pages"
+                if setting is None
+                else f"t={setting[0]} ctx={setting[1]}" + (" tables" if setting[2] else " rows")
+            )
             print(f"{label}: " + "  ".join(cells), flush=True)
         for pruned in (False, True):
             _held_out(name, table, folds, pruned)
@@ -188,6 +201,7 @@ def main() -> None:
 
 THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 CONTEXTS = (0, 1, 2)
+WHOLE_TABLES = (True, False)  # a kept row keeps its whole table, or only itself
 
 
 def _folds(data: EvalDataset, ids: set[str], k: int = 5) -> list[set[str]]:

@@ -215,14 +215,41 @@ def test_pruning_keeps_the_policys_pages_and_only_their_passing_passages() -> No
 
 
 def test_a_kept_row_takes_its_table_header_along() -> None:
-    result = Compressor(
-        KeywordScorer(), TopK(1), counter(), prune=PassagePruner(threshold=0.9, context=0)
-    ).compress(DOC, ["cost"])
+    pruner = PassagePruner(threshold=0.9, context=0, whole_tables=False)
+    result = Compressor(KeywordScorer(), TopK(1), counter(), prune=pruner).compress(DOC, ["cost"])
     (sp,) = result["c0"].kept
     assert sp.page.index == 3
     assert sp.kept_text == (
         f"Consolidated statement of income {ELISION} Cost of sales  700  650 {ELISION}"
     )
+
+
+def test_a_kept_row_takes_its_whole_table_along_by_default() -> None:
+    """A statement's answer is the table: one matching row keeps every row of its table
+    and its header, and the prose after the table is still cut."""
+    pruner = PassagePruner(threshold=0.9, context=0)
+    result = Compressor(KeywordScorer(), TopK(1), counter(), prune=pruner).compress(DOC, ["cost"])
+    (sp,) = result["c0"].kept
+    assert sp.page.index == 3
+    assert sp.kept_text == TABLE.split("\n\n")[0] + f" {ELISION}"
+    for a, b in sp.spans:
+        assert TABLE[a:b] in sp.kept_text
+
+
+def test_tables_are_runs_of_rows_and_a_header_after_a_row_starts_the_next() -> None:
+    from ctxcompress._passages import Passage
+    from ctxcompress._pruning import keep_passages
+
+    kinds = ["prose", "header", "row", "row", "header", "row", "prose", "row"]
+    passages = [Passage(i * 10, i * 10 + 5, kind) for i, kind in enumerate(kinds)]  # type: ignore[arg-type]
+    scores = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    assert keep_passages(passages, scores, 0.5) == [3]
+    assert keep_passages(passages, scores, 0.5, whole_tables=True) == [1, 2, 3]
+    scores[5] = 1.0
+    assert keep_passages(passages, scores, 0.5, whole_tables=True) == [1, 2, 3, 4, 5]
+    assert PassagePruner().whole_tables and "whole_tables=True" in PassagePruner().describe()
+    with pytest.raises(InvalidInputError, match="whole_tables"):
+        PassagePruner(whole_tables="yes")  # type: ignore[arg-type]
 
 
 def test_pages_without_a_choice_are_sent_whole() -> None:
