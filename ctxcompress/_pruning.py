@@ -1,10 +1,11 @@
 """Passage pruning: inside each page a policy kept, keep only the passages that matter.
 
 After the policy picks a criterion's pages, each page is split into passages (sentences,
-table rows: :mod:`._passages`), the passages of all the criterion's kept pages are scored
-against it as the pages of one pseudo-document (the same scorer by default, through the
+table rows: :mod:`._passages`), each kept page's passages are scored against the criteria
+that kept it as the pages of one pseudo-document (the same scorer by default, through the
 public scorer path, so the default scorer's per-document features compare a passage with
-the other passages the criterion kept), and a page keeps:
+the other passages of its page; scoring all of a criterion's kept pages' passages as one
+document was no better: docs/quality.md), and a page keeps:
 
 - every passage whose score reaches the page's bar (below), and the best passage of the
   page in any case (``min_keep`` best, at least one): pruning never drops a page;
