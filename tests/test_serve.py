@@ -243,6 +243,13 @@ def test_concurrent_requests_are_batched_and_split_back(
 
 
 def test_info_and_metrics(server: ServerProcess) -> None:
+    # One request of its own, so the counters below do not depend on other tests.
+    scored = httpx.post(
+        f"{server.base_url}/v1/models/rerank",
+        json={"model": "zerank-2", "query": QUERY, "documents": DOCS},
+        headers=AUTH,
+    )
+    assert scored.status_code == 200, scored.text
     info = httpx.get(f"{server.base_url}/info", headers=AUTH).json()
     assert info["model"].startswith("onnx:tiny-bert-cross-encoder")
     assert info["pointwise"] is True
