@@ -298,8 +298,15 @@ def _write_results(batch: Any, root: str) -> Any:
     )
 
 
-def read_documents(source: DocumentSource, skip: Collection[str]) -> Dataset:
-    """The documents as a Dataset of ``doc_id``, ``pages``, ``text``, without ``skip``."""
+def read_documents(
+    source: DocumentSource, skip: Collection[str], rows_per_block: int | None = None
+) -> Dataset:
+    """The documents as a Dataset of ``doc_id``, ``pages``, ``text``, without ``skip``;
+    with ``rows_per_block``, in blocks of at most that many documents.
+
+    A JSONL file is read whole by one task and a Parquet file by row group, so without
+    ``rows_per_block`` a file makes a handful of blocks (128 MiB each): no more actors
+    than blocks work at once, and a block is what a killed job computes again."""
     frozen = frozenset(skip)
     if source.is_parquet:
         columns = source.parquet_columns()
@@ -308,9 +315,14 @@ def read_documents(source: DocumentSource, skip: Collection[str]) -> Dataset:
         parsed: Dataset = raw.map_batches(
             functools.partial(_from_parquet, skip=frozen), batch_format="pyarrow"
         )
-        return parsed
-    lines = ray.data.read_binary_files(str(source.path)).flat_map(_jsonl_lines)
-    parsed = lines.map_batches(functools.partial(_parse_jsonl, skip=frozen), batch_format="pyarrow")
+    else:
+        lines = ray.data.read_binary_files(str(source.path)).flat_map(_jsonl_lines)
+        parsed = lines.map_batches(
+            functools.partial(_parse_jsonl, skip=frozen), batch_format="pyarrow"
+        )
+    if rows_per_block is not None:
+        # Streaming (no shuffle): splits big blocks and joins small ones.
+        parsed = parsed.repartition(target_num_rows_per_block=rows_per_block)
     return parsed
 
 
@@ -340,7 +352,8 @@ def run_ray(
             ray.init(include_dashboard=False)
     try:
         results = compress_dataset(
-            read_documents(source, skip),
+            # One actor call and one output block per batch, as with the local engine.
+            read_documents(source, skip, rows_per_block=batch_size),
             plan,
             scorer=scorer,
             policy=policy,
