@@ -210,6 +210,7 @@ class _Job:
         self.errors: dict[str, str] = {}
         self.done = 0
         self.picks: dict[str, list[int]] = {}
+        self._whole: dict[str, list[Candidate]] = {}  # per criterion, see _candidates
         self.pruning = (
             None
             if owner.pruner is None
@@ -281,10 +282,22 @@ class _Job:
         """The policy's view of the pages: their score and tokens (``tokens`` overrides
         the whole page's count for pages that are pruned)."""
         scores = self.scores[criterion_id]
-        return [
-            Candidate(p.index, s, tokens.get(p.index, t))
-            for p, s, t in zip(self.pages, scores, self.tokens, strict=True)
-        ]
+        base = self._whole.get(criterion_id)
+        if base is None:
+            base = [
+                Candidate(p.index, s, t)
+                for p, s, t in zip(self.pages, scores, self.tokens, strict=True)
+            ]
+            # Pruning asks twice (the pick before pruning, the selection after): the
+            # whole pages' candidates are built once and only pruned pages' replaced.
+            if self.pruning is not None:
+                self._whole[criterion_id] = base
+        if not tokens:
+            return list(base)
+        out = list(base)
+        for i, t in tokens.items():
+            out[i] = Candidate(i, scores[i], t)
+        return out
 
     def record(self, batch: Sequence[Criterion], scores: Scores) -> None:
         for ci, criterion in enumerate(batch):

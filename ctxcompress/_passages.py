@@ -76,7 +76,10 @@ class _Line:
     def tabular(self) -> bool:
         if "\t" in self.text or self.text.count("|") >= 2:
             return True
-        cells = _CELL_GAP.split(self.text)
+        # Most lines are prose with single spaces: no cell gap to split at (the regex's
+        # " *\| *" branch makes splitting a long line slow).
+        gap = "  " in self.text or "\xa0" in self.text or "|" in self.text
+        cells = _CELL_GAP.split(self.text) if gap else [self.text]
         if len(cells) < 2:
             # Single-spaced statements: "Accounts payable 12,133 10,574" ends in two figures.
             tail = self.text.replace("$ ", "$").rsplit(" ", 2)

@@ -71,6 +71,13 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
 
 
+@functools.lru_cache(maxsize=4096)
+def query_terms(text: str) -> Counter[str]:
+    """A query's term counts, cached: passage pruning asks the same criteria of every kept
+    page. Callers must not modify the returned Counter."""
+    return Counter(tokenize(text))
+
+
 @dataclass(frozen=True)
 class _Index:
     term_freqs: list[Counter[str]]
@@ -88,8 +95,11 @@ class _Index:
         doc_freq: Counter[str] = Counter()
         for tf in term_freqs:
             doc_freq.update(tf.keys())
-        # Lucene's BM25 IDF: always positive, so common terms still count a little.
-        idf = {t: math.log(1.0 + (n - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
+        # Lucene's BM25 IDF: always positive, so common terms still count a little. A term's
+        # IDF depends on its document frequency alone: one log per frequency, not per term
+        # (passage pruning builds an index per page, of a few passages and many terms).
+        by_df = [math.log(1.0 + (n - df + 0.5) / (df + 0.5)) for df in range(n + 1)]
+        idf = {t: by_df[df] for t, df in doc_freq.items()}
         avg = sum(lengths) / n if n else 0.0
         return cls(term_freqs, lengths, avg or 1.0, idf, tokens)
 
@@ -211,7 +221,7 @@ class BM25Scorer(BaseScorer):
 
         scripts/fit_bm25_mapping.py fits the map's constants on exactly these features.
         """
-        query = Counter(tokenize(text))
+        query = query_terms(text)
         scores = self._bm25(index, query)
         n = len(scores)
         mean = sum(scores) / n
