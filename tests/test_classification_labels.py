@@ -20,11 +20,14 @@ from ctxcompress import (
     screen,
 )
 from ctxcompress._classification._duplicates import _default_embedder
+from ctxcompress._scorers._default._scorer import DefaultScorer
 from ctxcompress._scorers._default._single_text import (
     BASE_INPUTS,
     LABEL_INPUTS,
+    label_inputs,
     load_classifier_params,
 )
+from ctxcompress._scorers._registry import shared_default_scorer
 
 from .scorers import KeywordScorer
 
@@ -60,6 +63,28 @@ def test_one_label_means_the_same_alone_and_among_others() -> None:
     ):
         among = classify(REFUND, {**REFUND_LABEL, **other})["refund"].probability
         assert among == pytest.approx(alone, abs=1e-9)
+
+
+def test_label_side_ranks_are_shares_read_from_the_label_alone() -> None:
+    _needs_model()
+    scorer = shared_default_scorer()
+    assert isinstance(scorer, DefaultScorer)
+    params = load_classifier_params()
+    options = {
+        "background": params.background_labels,
+        "zipf_cap": params.zipf_cap,
+        "weight_floor": params.weight_floor,
+    }
+    texts = [REFUND, "The striker scored twice as the home side won the cup final."]
+    refund = "the customer asks for their money back"
+    encoder = scorer.bi_encoder.encoder
+    alone = label_inputs(encoder, texts, [refund], **options)
+    among = label_inputs(encoder, texts, ["sports news", refund], **options)
+    assert among[:, 1] == pytest.approx(alone[:, 0], abs=1e-12)
+    ranks = among[..., [LABEL_INPUTS.index("cosine_label_rank")]]
+    assert ((ranks >= 0) & (ranks <= 1)).all()
+    # Each text ranks higher against its own label than the other text does.
+    assert ranks[0, 1, 0] > ranks[1, 1, 0] and ranks[1, 0, 0] > ranks[0, 0, 0]
 
 
 def test_labels_are_decided_independently_in_multi_label_mode() -> None:

@@ -23,7 +23,12 @@ Two regimes, two fitted models (both in ``classifier.json``):
   text is also compared with a fixed, shipped set of generic background descriptions
   (``background_labels`` in ``classifier.json``): ``*_vs_background`` is the label's value
   less the text's best background value, a yardstick that does not change from call to
-  call. The description's and the text's lengths (log tokens) are the last inputs.
+  call. The label side is read the same way: ``*_label_rank`` is the share of the background
+  descriptions, each read as a text, that this text beats in matching the label (the label's
+  own yardstick). A broad description ("world news: ...") matches every text weakly and a
+  narrow clinical one matches clinical notes strongly; the rank removes that per-label level,
+  which the other label sets of the fit cannot teach. The description's and the text's
+  lengths (log tokens) are the last inputs.
 * **pairs** (``duplicate_probability``, ``find_duplicates``): a text against one reference
   text, fitted on the near-duplicate sets.
 
@@ -73,14 +78,20 @@ Array = np.ndarray[Any, Any]
 #: What is measured for one (text, description) pair, in this order along the last axis.
 BASE_INPUTS = ("cosine", "maxsim_description", "maxsim_text", "lexical_description", "lexical_text")
 #: The label model's inputs: :data:`BASE_INPUTS`, then the gaps to the text's best
-#: background description, then the lengths (log(1 + tokens)) of description and text.
+#: background description, then the lengths (log(1 + tokens)) of description and text,
+#: then the label-side ranks (the share of background descriptions, read as texts, that
+#: match the label less than this text does).
 LABEL_INPUTS = (
     *BASE_INPUTS,
     "cosine_vs_background",
     "maxsim_description_vs_background",
     "description_length",
     "text_length",
+    "cosine_label_rank",
+    "maxsim_description_label_rank",
 )
+#: The base inputs read on the label side (column in :data:`BASE_INPUTS`).
+_LABEL_RANKED = (0, 1)
 
 #: Features each model may use: (model, feature) -> its column in that model's inputs
 #: (:data:`LABEL_INPUTS` for labels, :data:`BASE_INPUTS` for pairs). None of them looks at
@@ -279,7 +290,59 @@ def label_inputs(
     out[..., 6] = labels[..., 1] - yardstick[:, None, 1]
     out[..., 7] = description_len[None, :n]
     out[..., 8] = text_len[:, None]
+    out[..., 9:] = _label_ranks(encoder, labels, descriptions, background, zipf_cap, weight_floor)
     return out
+
+
+def _label_ranks(
+    encoder: BiEncoder,
+    labels: Array,
+    descriptions: Sequence[str],
+    background: Sequence[str],
+    zipf_cap: float,
+    weight_floor: float,
+) -> Array:
+    """(texts × descriptions × :data:`_LABEL_RANKED`): per (text, label), the share of the
+    background descriptions, read as texts, that match the label less than the text does.
+    A percentile, not a gap: it has no scale to tune and reads the same for a broad label
+    (weak matches everywhere) and a narrow one."""
+    if not descriptions:
+        return np.zeros((labels.shape[0], 0, len(_LABEL_RANKED)))
+    options = (tuple(background), zipf_cap, weight_floor)
+    # background × descriptions × ranked inputs: how each generic topic matches each label
+    generic = np.stack([_generic_matches(encoder, d, *options) for d in descriptions], axis=1)
+    beaten = labels[:, None, :, list(_LABEL_RANKED)] > generic[None]
+    out: Array = beaten.mean(axis=1)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _generic_matches(
+    encoder: BiEncoder,
+    description: str,
+    background: tuple[str, ...],
+    zipf_cap: float,
+    weight_floor: float,
+) -> Array:
+    """(background × :data:`_LABEL_RANKED`): each background description, read as a text,
+    against ``description``. Cached: it depends on the label alone, and recomputing it
+    for every text would make a label's yardstick cost more than the text's own scores
+    (labels repeat across calls: routes, policies, tags)."""
+    texts = _background_sides(encoder, background, zipf_cap, weight_floor)
+    (side,) = _sides(encoder, [description], False, zipf_cap, weight_floor)
+    rows = np.asarray([_pair(text, side) for text in texts], dtype=np.float64)
+    out: Array = rows[:, list(_LABEL_RANKED)]
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _background_sides(
+    encoder: BiEncoder, background: tuple[str, ...], zipf_cap: float, weight_floor: float
+) -> list[_Side]:
+    """The background descriptions read as texts (windows, tokens): the same for every
+    label, so computed once per encoder and background."""
+    return _sides(encoder, background, True, zipf_cap, weight_floor)
 
 
 def pair_inputs(
