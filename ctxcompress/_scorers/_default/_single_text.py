@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -316,7 +318,19 @@ def _label_ranks(
     return out
 
 
-@lru_cache(maxsize=4096)
+# Per encoder, kept only while the encoder lives (a functools cache keyed by the encoder
+# would keep every model ever used in memory): description and settings -> its matches
+# against the background, and the background read as texts.
+_GENERIC_ENTRIES = 4096
+_generic: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], Array]] = (
+    weakref.WeakKeyDictionary()
+)
+_background_texts: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], list[_Side]]] = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
 def _generic_matches(
     encoder: BiEncoder,
     description: str,
@@ -328,21 +342,38 @@ def _generic_matches(
     against ``description``. Cached: it depends on the label alone, and recomputing it
     for every text would make a label's yardstick cost more than the text's own scores
     (labels repeat across calls: routes, policies, tags)."""
+    key = (description, background, zipf_cap, weight_floor)
+    with _cache_lock:
+        found = _generic.get(encoder, {}).get(key)
+    if found is not None:
+        return found
     texts = _background_sides(encoder, background, zipf_cap, weight_floor)
     (side,) = _sides(encoder, [description], False, zipf_cap, weight_floor)
     rows = np.asarray([_pair(text, side) for text in texts], dtype=np.float64)
     out: Array = rows[:, list(_LABEL_RANKED)]
     out.setflags(write=False)
+    with _cache_lock:
+        cached = _generic.setdefault(encoder, {})
+        if len(cached) >= _GENERIC_ENTRIES:
+            cached.pop(next(iter(cached)))  # the oldest label
+        cached[key] = out
     return out
 
 
-@lru_cache(maxsize=4)
 def _background_sides(
     encoder: BiEncoder, background: tuple[str, ...], zipf_cap: float, weight_floor: float
 ) -> list[_Side]:
     """The background descriptions read as texts (windows, tokens): the same for every
     label, so computed once per encoder and background."""
-    return _sides(encoder, background, True, zipf_cap, weight_floor)
+    key = (background, zipf_cap, weight_floor)
+    with _cache_lock:
+        found = _background_texts.get(encoder, {}).get(key)
+    if found is not None:
+        return found
+    sides = _sides(encoder, background, True, zipf_cap, weight_floor)
+    with _cache_lock:
+        _background_texts.setdefault(encoder, {})[key] = sides
+    return sides
 
 
 def pair_inputs(
