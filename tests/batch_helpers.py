@@ -1,10 +1,15 @@
-"""Shared by the batch tests: synthetic documents, a scorer that fails on one document, and
-the reference rows that ``Compressor.compress`` gives for each document."""
+"""Shared by the batch tests: synthetic documents, a scorer that fails on one document, the
+reference rows that ``Compressor.compress`` gives for each document, and a job killed with
+SIGKILL then resumed."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -142,3 +147,29 @@ class FailingScorer:
 
     def score(self, criterion: Any, pages: Sequence[Any]) -> list[float]:
         return self.score_batch([criterion], pages)[0]
+
+
+def _cli_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def kill_after_blocks(cmd: Sequence[str], out: Path, blocks: int, timeout_s: float) -> None:
+    """Run the batch command ``cmd`` and SIGKILL it once ``blocks`` union blocks are in
+    ``out`` (it must still be running until then); it must die without a manifest."""
+    proc = subprocess.Popen(cmd, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    while len(list((out / "union").glob("*.parquet"))) < blocks and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "_manifest.json").exists()
+
+
+def resume(cmd: Sequence[str], out: Path) -> dict[str, Any]:
+    """Run ``cmd --resume`` to the end; its manifest."""
+    resumed = subprocess.run([*cmd, "--resume"], env=_cli_env(), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    manifest: dict[str, Any] = json.loads((out / "_manifest.json").read_text())
+    return manifest

@@ -4,11 +4,7 @@ input refused before work, failures as rows, and resume after a SIGKILL."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +20,11 @@ from .batch_helpers import (
     SHARED,
     FailingScorer,
     assert_matches_compressor,
+    kill_after_blocks,
     make_criteria,
     make_documents,
     read_rows,
+    resume,
     write_jsonl,
 )
 
@@ -295,23 +293,12 @@ def test_sigkill_then_resume_gives_every_row_once(tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = [*_inputs(tmp_path, docs, criteria), "--out", str(out), "--scorer", "slow"]
     cmd = [sys.executable, str(script), *argv, "--batch-size", "4", "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(list((out / "union").glob("*.parquet"))) < 5 and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    kill_after_blocks(cmd, out, blocks=5, timeout_s=60)
     done_before = len(list((out / "union").glob("*.parquet")))
     assert 5 <= done_before < 150 // 4
-    assert not (out / "_manifest.json").exists()
 
-    resumed = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    manifest = resume(cmd, out)
     assert_matches_compressor(out, docs, criteria)
-    manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["totals"]["documents"] == 150
     assert manifest["this_run"]["skipped_documents"] >= 4 * 5
 

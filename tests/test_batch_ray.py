@@ -4,11 +4,7 @@ as the local engine and as ``Compressor.compress``, failures as rows, and resume
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,9 +27,11 @@ from .batch_helpers import (  # noqa: E402
     assert_matches_compressor,
     criteria_for,
     doc_pages,
+    kill_after_blocks,
     make_criteria,
     make_documents,
     read_rows,
+    resume,
     write_jsonl,
 )
 
@@ -214,22 +212,11 @@ def test_ray_sigkill_then_resume_gives_every_row_once(tmp_path: Path) -> None:
     argv = [*_argv(tmp_path, docs, criteria), "--engine", "ray", "--out", str(out)]
     argv += ["--batch-size", "2", "--actors", "1", "--no-progress"]
     cmd = [sys.executable, "-m", "ctxcompress", *argv]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while len(list((out / "union").glob("*.parquet"))) < 3 and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (out / "_manifest.json").exists()
+    kill_after_blocks(cmd, out, blocks=3, timeout_s=240)
     before = {r["doc_id"] for r in read_rows(out, "union")}
     assert 3 <= len(before) < len(docs)
 
-    resumed = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    manifest = resume(cmd, out)
     assert_matches_compressor(out, docs, criteria)  # every row once, as Compressor gives it
-    manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["totals"]["documents"] == len(docs)
     assert 0 < manifest["this_run"]["skipped_documents"] <= len(before)
