@@ -185,14 +185,11 @@ def _tables(passages: Sequence[Passage]) -> list[range]:
     previous = None
     for j, p in enumerate([*passages, None]):
         kind = None if p is None else p.kind
-        ends = start is not None and (
-            kind == "prose" or kind is None or (kind == "header" and previous == "row")
-        )
-        if ends:
-            assert start is not None
+        in_table = kind in ("row", "header")
+        if start is not None and (not in_table or (kind == "header" and previous == "row")):
             tables.append(range(start, j))
             start = None
-        if kind in ("row", "header") and start is None:
+        if in_table and start is None:
             start = j
         previous = kind
     return tables

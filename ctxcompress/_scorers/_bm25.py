@@ -197,7 +197,7 @@ class BM25Scorer(BaseScorer):
     def raw_scores(self, criterion: str, texts: Sequence[str]) -> list[float]:
         """Plain BM25 scores of one criterion over ``texts`` (not probabilities)."""
         index = _Index.build(texts)
-        return self._bm25(index, Counter(tokenize(criterion)))
+        return self._bm25(index, query_terms(criterion))
 
     def _score(self, criteria: Sequence[Criterion], pages: Sequence[Page]) -> Scores:
         index = _Index.build([p.text for p in pages])  # once per document, for every criterion

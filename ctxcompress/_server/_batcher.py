@@ -30,10 +30,10 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import Criterion
 from .._exceptions import JobTooLargeError, QueueFullError
@@ -44,6 +44,7 @@ __all__ = ["Batcher"]
 logger = logging.getLogger("ctxcompress.serve")
 
 Rows = list[list[float]]
+_T = TypeVar("_T")
 
 
 @dataclass(eq=False)
@@ -335,24 +336,26 @@ class Batcher:
         return outcomes
 
     def _call(self, criteria: list[Criterion], pages: Sequence[str]) -> Rows | BaseException:
-        try:
-            rows: Rows = self.scorer.score_batch(criteria, list(pages))
-        except Exception as exc:
-            self._metrics.scorer_failures.inc()
-            logger.warning("scorer %s failed: %s", getattr(self.scorer, "name", "?"), exc)
-            return exc
-        self._metrics.pairs_scored.inc(len(criteria) * len(pages))
+        rows = self._guarded(lambda: self.scorer.score_batch(criteria, list(pages)))
+        if not isinstance(rows, BaseException):
+            self._metrics.pairs_scored.inc(len(criteria) * len(pages))
         return rows
 
     def _prepare_texts(self, texts: list[str]) -> BaseException | None:
-        assert self._prepare is not None
+        prepare = self._prepare
+        assert prepare is not None
+        failure = self._guarded(lambda: prepare(texts))
+        return failure if isinstance(failure, BaseException) else None
+
+    def _guarded(self, work: Callable[[], _T]) -> _T | BaseException:
+        """``work()``, or the exception it raised, counted and logged: a scorer failure
+        fails the requests it served, never the batcher."""
         try:
-            self._prepare(texts)
+            return work()
         except Exception as exc:
             self._metrics.scorer_failures.inc()
             logger.warning("scorer %s failed: %s", getattr(self.scorer, "name", "?"), exc)
             return exc
-        return None
 
     def _deliver(self, pieces: list[_Piece], outcomes: Sequence[Rows | BaseException]) -> None:
         for piece, outcome in zip(pieces, outcomes, strict=True):

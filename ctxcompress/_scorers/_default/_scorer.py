@@ -28,6 +28,7 @@ from ..._cache import Cache
 from ..._types import Criterion, Page
 from .._base import BaseScorer, Scores, query_text
 from .._bm25 import BM25Scorer, _Index, span_coverage
+from .._onnx._bi_encoder import TOKEN_CACHE_ENTRIES
 from .._onnx._description import Precision
 from .._onnx._session import Providers
 from ._late_interaction import TokenMatrix, streamed_maxsim
@@ -286,9 +287,9 @@ class DefaultScorer(BaseScorer):
         return f"{self.name}:{self.bi_encoder.encoder.fingerprint}:{p.weights}:{p.bias}"
 
     # Documents of at most this many pages may be prepared (below) before they are scored:
-    # their pages' token embeddings must still be in the token cache (512 pages by
-    # default) when the document is scored, or the model runs twice.
-    prepare_limit = 256
+    # their pages' token embeddings must still be in the token cache when the document is
+    # scored, or the model runs twice; half the default cache leaves room for other requests.
+    prepare_limit = TOKEN_CACHE_ENTRIES // 2
 
     def prepare_pages(self, texts: Sequence[str]) -> None:
         """Run the model over ``texts`` now, filling the caches that scoring reads.

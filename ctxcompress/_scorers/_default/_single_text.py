@@ -49,11 +49,11 @@ import json
 import math
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -322,13 +322,36 @@ def _label_ranks(
 # would keep every model ever used in memory): description and settings -> its matches
 # against the background, and the background read as texts.
 _GENERIC_ENTRIES = 4096
-_generic: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], Array]] = (
+_generic: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], Any]] = (
     weakref.WeakKeyDictionary()
 )
-_background_texts: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], list[_Side]]] = (
+_background_texts: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], Any]] = (
     weakref.WeakKeyDictionary()
 )
 _cache_lock = threading.Lock()
+_V = TypeVar("_V")
+
+
+def _per_encoder(
+    cache: weakref.WeakKeyDictionary[BiEncoder, dict[tuple[Any, ...], Any]],
+    encoder: BiEncoder,
+    key: tuple[Any, ...],
+    compute: Callable[[], _V],
+    limit: int | None = None,
+) -> _V:
+    """``cache``'s value for ``encoder`` and ``key``, computed (outside the lock) when
+    missing; with ``limit``, the oldest entry makes room for a new one."""
+    with _cache_lock:
+        found = cache.get(encoder, {}).get(key)
+    if found is not None:
+        return cast("_V", found)
+    value = compute()
+    with _cache_lock:
+        entries = cache.setdefault(encoder, {})
+        if limit is not None and len(entries) >= limit:
+            entries.pop(next(iter(entries)))
+        entries[key] = value
+    return value
 
 
 def _generic_matches(
@@ -342,22 +365,17 @@ def _generic_matches(
     against ``description``. Cached: it depends on the label alone, and recomputing it
     for every text would make a label's yardstick cost more than the text's own scores
     (labels repeat across calls: routes, policies, tags)."""
+
+    def compute() -> Array:
+        texts = _background_sides(encoder, background, zipf_cap, weight_floor)
+        (side,) = _sides(encoder, [description], False, zipf_cap, weight_floor)
+        rows = np.asarray([_pair(text, side) for text in texts], dtype=np.float64)
+        out: Array = rows[:, list(_LABEL_RANKED)]
+        out.setflags(write=False)
+        return out
+
     key = (description, background, zipf_cap, weight_floor)
-    with _cache_lock:
-        found = _generic.get(encoder, {}).get(key)
-    if found is not None:
-        return found
-    texts = _background_sides(encoder, background, zipf_cap, weight_floor)
-    (side,) = _sides(encoder, [description], False, zipf_cap, weight_floor)
-    rows = np.asarray([_pair(text, side) for text in texts], dtype=np.float64)
-    out: Array = rows[:, list(_LABEL_RANKED)]
-    out.setflags(write=False)
-    with _cache_lock:
-        cached = _generic.setdefault(encoder, {})
-        if len(cached) >= _GENERIC_ENTRIES:
-            cached.pop(next(iter(cached)))  # the oldest label
-        cached[key] = out
-    return out
+    return _per_encoder(_generic, encoder, key, compute, limit=_GENERIC_ENTRIES)
 
 
 def _background_sides(
@@ -365,15 +383,12 @@ def _background_sides(
 ) -> list[_Side]:
     """The background descriptions read as texts (windows, tokens): the same for every
     label, so computed once per encoder and background."""
-    key = (background, zipf_cap, weight_floor)
-    with _cache_lock:
-        found = _background_texts.get(encoder, {}).get(key)
-    if found is not None:
-        return found
-    sides = _sides(encoder, background, True, zipf_cap, weight_floor)
-    with _cache_lock:
-        _background_texts.setdefault(encoder, {})[key] = sides
-    return sides
+    return _per_encoder(
+        _background_texts,
+        encoder,
+        (background, zipf_cap, weight_floor),
+        lambda: _sides(encoder, background, True, zipf_cap, weight_floor),
+    )
 
 
 def pair_inputs(
