@@ -26,11 +26,12 @@ from ctxcompress import (
 )
 from ctxcompress._classification._classify import exclusive_probabilities
 from ctxcompress._classification._duplicates import nearest_pairs
-from ctxcompress._classification._evaluate import classification_report, load_items
+from ctxcompress._classification._evaluate import classification_report, load_items, score_items
 from ctxcompress._scorers._default._single_text import (
     CLASSIFIER_FEATURES,
     load_classifier_params,
 )
+from ctxcompress._scorers._registry import shared_default_scorer
 
 from .scorers import KeywordScorer
 
@@ -266,3 +267,40 @@ def test_default_near_duplicates() -> None:
     assert duplicate_probability(a, b) >= 0.5 > duplicate_probability(a, c)
     found = find_duplicates([a, c, b])
     assert [(d.first, d.second) for d in found] == [(0, 2)]
+
+
+def test_duplicates_task_scores_references_as_duplicate_probability(tmp_path: Path) -> None:
+    """Near-duplicate data in the classification format (the description of ``duplicate``
+    is the reference text): ``--task duplicates`` asks "does the text say the same?", as
+    :func:`duplicate_probability` does; ``classify()`` asks "is the text about it?"."""
+    _needs_model()
+    text = "The company reported a sharp rise in quarterly profit on strong sales in Asia."
+    pairs = [
+        ("Quarterly profit rose sharply at the company, helped by strong Asian sales.", True),
+        ("The company reported a sharp fall in quarterly profit on weak sales in Europe.", False),
+        ("Heavy rain is expected across the north of the country this weekend.", False),
+    ]
+    rows = [
+        {"id": str(i), "text": text, "labels": {"duplicate": ref}, "gold": ["duplicate"] * dup}
+        for i, (ref, dup) in enumerate(pairs)
+    ]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    items = load_items(data)
+    scorer = shared_default_scorer()
+    as_duplicates = [p["duplicate"] for p in score_items(scorer, items, duplicates=True)]
+    as_labels = [p["duplicate"] for p in score_items(scorer, items)]
+    assert as_duplicates == pytest.approx([duplicate_probability(text, r) for r, _ in pairs])
+    assert as_duplicates[0] >= 0.5 > as_duplicates[1]
+    # The label model reads the reworded opposite as "about the same thing".
+    assert as_labels[1] > as_duplicates[1]
+    out = tmp_path / "cal.json"
+    proc = _cli(
+        "calibrate", "--task", "duplicates", "--data", str(data), "--scorer", "bm25",
+        "--method", "platt", "--out", str(out), "--folds", "3",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["fitted_on"]["task"] == "duplicates"
+    proc = _cli("eval", "--task", "duplicates", "--data", str(data), "--thresholds", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert "macro-F1" in proc.stdout

@@ -25,7 +25,13 @@ from .._scorers._default._scorer import DefaultScorer
 from ._classify import resolve_scorer
 from ._scores import pair_probabilities
 
-__all__ = ["DuplicatePair", "duplicate_probability", "find_duplicates", "nearest_pairs"]
+__all__ = [
+    "DuplicatePair",
+    "duplicate_probability",
+    "find_duplicates",
+    "nearest_pairs",
+    "symmetric_pair_probabilities",
+]
 
 Array = np.ndarray[Any, Any]
 # Rows of the collection compared against all others at once: bounds the block of cosines
@@ -55,7 +61,8 @@ def _check_texts(texts: Sequence[str]) -> None:
             raise InvalidInputError(f"text {i} must be a non-empty string")
 
 
-def _symmetric(scorer: Scorer, pairs: Sequence[tuple[str, str]]) -> Array:
+def symmetric_pair_probabilities(scorer: Scorer, pairs: Sequence[tuple[str, str]]) -> Array:
+    """Per (a, b): the pair probability averaged over both directions."""
     both = [*pairs, *((b, a) for a, b in pairs)]
     scores = pair_probabilities(scorer, both)
     out: Array = (scores[: len(pairs)] + scores[len(pairs) :]) / 2.0
@@ -68,7 +75,7 @@ def duplicate_probability(a: str, b: str, *, scorer: Scorer | str | None = None)
     Guide with examples: [Classification and routing][guide-classification].
     """
     _check_texts([a, b])
-    return float(_symmetric(resolve_scorer(scorer), [(a, b)])[0])
+    return float(symmetric_pair_probabilities(resolve_scorer(scorer), [(a, b)])[0])
 
 
 def nearest_pairs(
@@ -157,7 +164,9 @@ def find_duplicates(
         return []
     vectors = (embed or _default_embedder(resolved))(list(texts))
     candidates = nearest_pairs(np.asarray(vectors), neighbours, min_cosine)
-    probabilities = _symmetric(resolved, [(texts[i], texts[j]) for i, j, _ in candidates])
+    probabilities = symmetric_pair_probabilities(
+        resolved, [(texts[i], texts[j]) for i, j, _ in candidates]
+    )
     pairs = [
         DuplicatePair(i, j, float(p), c)
         for (i, j, c), p in zip(candidates, probabilities, strict=True)

@@ -2,7 +2,9 @@
 
 One item a line: ``{"id": str, "text": str, "labels": {name: description}, "gold": [names
 that apply]}`` (extra keys are ignored). All of an item's labels are scored in one call,
-as ``classify()`` would. Metrics, over every (item, label) pair:
+as ``classify()`` would; for near-duplicate data (each description a reference text),
+``duplicates=True`` scores each pair as ``duplicate_probability()`` does. Metrics, over
+every (item, label) pair:
 
 * macro-F1 (the mean over label names of each label's F1) and micro-F1 at given
   thresholds, and the threshold with the best macro-F1 (searched on a 0.01 grid);
@@ -26,6 +28,7 @@ from .._calibration import CalibrationMethod, Calibrator, fit_calibrator
 from .._evaluation._metrics import reliability_bins
 from .._exceptions import InvalidInputError
 from .._scorers._base import Scorer
+from ._duplicates import symmetric_pair_probabilities
 from ._scores import label_probabilities
 
 __all__ = [
@@ -79,8 +82,18 @@ def load_items(path: str | Path) -> list[LabelledText]:
     return items
 
 
-def score_items(scorer: Scorer, items: Sequence[LabelledText]) -> list[dict[str, float]]:
-    """Per item, label -> probability; items sharing a label set are scored together."""
+def score_items(
+    scorer: Scorer, items: Sequence[LabelledText], *, duplicates: bool = False
+) -> list[dict[str, float]]:
+    """Per item, label -> probability; items sharing a label set are scored together.
+
+    ``duplicates``: each label's description is a reference text and the probability is
+    that the item's text is its near-duplicate (what :func:`duplicate_probability` gives),
+    not that the text is about it (what :func:`classify` answers)."""
+    if duplicates:
+        pairs = [(item.text, d) for item in items for d in item.labels.values()]
+        flat = iter(symmetric_pair_probabilities(scorer, pairs))
+        return [{n: float(next(flat)) for n in item.labels} for item in items]
     out: list[dict[str, float]] = [{} for _ in items]
     groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for i, item in enumerate(items):
@@ -209,11 +222,13 @@ def calibrate_classifier(
     *,
     folds: int = 5,
     fitted_on: dict[str, Any] | None = None,
+    duplicates: bool = False,
 ) -> tuple[Calibrator, list[dict[str, float]], list[dict[str, float]]]:
     """Fit a calibrator of the scorer's classification probabilities on ``items``; also
     returns the raw and the ``folds``-fold cross-validated (by item) calibrated
-    probabilities, to measure it on texts it was not fitted on."""
-    raw = score_items(scorer, items)
+    probabilities, to measure it on texts it was not fitted on. ``duplicates``: as in
+    :func:`score_items`."""
+    raw = score_items(scorer, items, duplicates=duplicates)
     pairs = _pairs(raw, [i.gold for i in items])
     owner = np.repeat(np.arange(len(items)), [len(r) for r in raw])
     calibrated = np.zeros_like(pairs.probabilities)
@@ -226,7 +241,7 @@ def calibrate_classifier(
         calibrated[test] = fold.transform(pairs.probabilities[test])
     calibrator = fit_calibrator(
         pairs.probabilities, pairs.gold, method, scorer.name,
-        fitted_on={"task": "classify", **(fitted_on or {})},
+        fitted_on={"task": "duplicates" if duplicates else "classify", **(fitted_on or {})},
     )  # fmt: skip
     held_out: list[dict[str, float]] = []
     cursor = 0

@@ -1,4 +1,5 @@
-"""``ctxcompress eval --task classify`` and ``calibrate --task classify``: the classifier
+"""``ctxcompress eval --task classify|duplicates`` and ``calibrate --task
+classify|duplicates``: the classifier (or, for near-duplicate data, the pair probability)
 measured and calibrated on labelled texts (JSONL, see ``_classification/_evaluate``)."""
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _thresholds(text: str) -> list[float]:
 def _items(args: argparse.Namespace) -> list[Any]:
     if not Path(args.data).is_file():
         raise UsageError(
-            f"--task classify reads a JSONL file of labelled texts; no file at {args.data}"
+            f"--task {args.task} reads a JSONL file of labelled texts; no file at {args.data}"
         )
     items = load_items(args.data)
     if args.limit is not None:
@@ -105,7 +106,7 @@ def run_eval_classify(args: argparse.Namespace) -> int:
             scorer = CalibratedScorer(scorer, load_calibrator(args.calibrator))
         except InvalidInputError as exc:
             raise UsageError(str(exc)) from exc
-    probabilities = score_items(scorer, items)
+    probabilities = score_items(scorer, items, duplicates=args.task == "duplicates")
     report = classification_report(probabilities, [i.gold for i in items], thresholds=thresholds)
     dataset = Path(args.data).stem
     report.update({"scorer": scorer.name, "dataset": dataset, "calibrator": args.calibrator})
@@ -122,7 +123,12 @@ def run_calibrate_classify(args: argparse.Namespace) -> int:
     scorer: BaseScorer = scorer_from_args(args)
     dataset = Path(args.data).stem
     calibrator, raw, held_out = calibrate_classifier(
-        scorer, items, args.method, folds=args.folds, fitted_on={"dataset": dataset}
+        scorer,
+        items,
+        args.method,
+        folds=args.folds,
+        fitted_on={"dataset": dataset},
+        duplicates=args.task == "duplicates",
     )
     gold = [i.gold for i in items]
     before = classification_report(raw, gold, thresholds=(0.5,))
@@ -130,7 +136,7 @@ def run_calibrate_classify(args: argparse.Namespace) -> int:
     calibrator.save(args.out)
     print(
         f"{args.method} calibrator for {scorer.name} fitted on {dataset} "
-        f"({len(items)} texts, task classify) -> {args.out}"
+        f"({len(items)} texts, task {args.task}) -> {args.out}"
     )
     print(
         f"uncalibrated: ECE {_num(before['ece'])}, macro-F1 at 0.5 "

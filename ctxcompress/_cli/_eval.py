@@ -37,7 +37,7 @@ def _data_options(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="DIR",
         help="page-selection folder (documents.jsonl + criteria.jsonl) or BEIR folder; with "
-        "--task classify, a JSONL file of labelled texts",
+        "--task classify or duplicates, a JSONL file of labelled texts",
     )
     p.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     p.add_argument("--limit", type=int, help="only the first N criteria (a quick run)")
@@ -54,9 +54,12 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 def _task_options(p: argparse.ArgumentParser, *, thresholds: bool = True) -> None:
     p.add_argument(
         "--task",
-        choices=("select", "classify"),
+        choices=("select", "classify", "duplicates"),
         default="select",
-        help="select: pages of documents (default); classify: labelled texts (JSONL)",
+        help="select: pages of documents (default); classify: labelled texts (JSONL), as "
+        "classify() answers; duplicates: the same JSONL where each label's description is a "
+        "reference text, scored as duplicate_probability() (is the text a near-duplicate of "
+        "it, not about it)",
     )
     if thresholds:
         p.add_argument(
@@ -178,7 +181,7 @@ def markdown_report(name: str, dataset: str, report: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    if args.task == "classify":
+    if args.task in ("classify", "duplicates"):
         return run_eval_classify(args)
     items, scorer, dataset, data = _scored(args)
     items, name = _calibrated(args, items, scorer)
@@ -201,7 +204,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise UsageError(f"--folds must be >= 2, got {args.folds}")
-    if args.task == "classify":
+    if args.task in ("classify", "duplicates"):
         return run_calibrate_classify(args)
     items, scorer, dataset, _ = _scored(args)
     held_out, calibrator = calibrate_cross_validated(
