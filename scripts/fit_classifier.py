@@ -253,6 +253,8 @@ Data = dict[str, tuple[list[np.ndarray], list[np.ndarray]]]
 def design(
     data: Data, sets: list[str], columns: int, items: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # ``columns``: the first inputs of each row (the pair model's BASE_INPUTS lead the
+    # label model's LABEL_INPUTS); ``items``: per set, the items to use (default: all).
     xs, ys, ws = [], [], []
     for name in sets:
         inputs, golds = data[name]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,6 +152,21 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def _platt_calibrated(task: str, data: Path, out: Path) -> dict[str, Any]:
+    """``ctxcompress calibrate --task TASK`` with BM25 and Platt scaling; the saved JSON."""
+    proc = _cli(
+        "calibrate", "--task", task, "--data", str(data), "--scorer", "bm25",
+        "--method", "platt", "--out", str(out), "--folds", "3",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    saved: dict[str, Any] = json.loads(out.read_text())
+    return saved
+
+
 def test_cli_eval_and_calibrate_classify(tmp_path: Path) -> None:
     data = tmp_path / "tickets.jsonl"
     labels = {"refund": "refund request", "spam": "unsolicited advertising"}
@@ -168,14 +184,9 @@ def test_cli_eval_and_calibrate_classify(tmp_path: Path) -> None:
             * 3
         )
     ]
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    _write_jsonl(data, rows)
     out = tmp_path / "cal.json"
-    proc = _cli(
-        "calibrate", "--task", "classify", "--data", str(data), "--scorer", "bm25",
-        "--method", "platt", "--out", str(out), "--folds", "3",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(out.read_text())["fitted_on"]["task"] == "classify"
+    assert _platt_calibrated("classify", data, out)["fitted_on"]["task"] == "classify"
     report = tmp_path / "report.json"
     proc = _cli(
         "eval", "--task", "classify", "--data", str(data), "--scorer", "bm25",
@@ -285,7 +296,7 @@ def test_duplicates_task_scores_references_as_duplicate_probability(tmp_path: Pa
         for i, (ref, dup) in enumerate(pairs)
     ]
     data = tmp_path / "pairs.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    _write_jsonl(data, rows)
     items = load_items(data)
     scorer = shared_default_scorer()
     as_duplicates = [p["duplicate"] for p in score_items(scorer, items, duplicates=True)]
@@ -295,12 +306,7 @@ def test_duplicates_task_scores_references_as_duplicate_probability(tmp_path: Pa
     # The label model reads the reworded opposite as "about the same thing".
     assert as_labels[1] > as_duplicates[1]
     out = tmp_path / "cal.json"
-    proc = _cli(
-        "calibrate", "--task", "duplicates", "--data", str(data), "--scorer", "bm25",
-        "--method", "platt", "--out", str(out), "--folds", "3",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(out.read_text())["fitted_on"]["task"] == "duplicates"
+    assert _platt_calibrated("duplicates", data, out)["fitted_on"]["task"] == "duplicates"
     proc = _cli("eval", "--task", "duplicates", "--data", str(data), "--thresholds", "0.5")
     assert proc.returncode == 0, proc.stderr
     assert "macro-F1" in proc.stdout
